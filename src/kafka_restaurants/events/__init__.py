@@ -1,0 +1,41 @@
+"""Event schemas and topic names shared by every process."""
+
+from kafka_restaurants.events.codec import InvalidEvent, decode, encode
+from kafka_restaurants.events.models import (
+    Customer,
+    Delivery,
+    Event,
+    OrderConfirmed,
+    OrderDeclined,
+    OrderDetails,
+    OrderLine,
+    OrderPlaced,
+    PaymentToken,
+)
+from kafka_restaurants.events.topics import (
+    ALL_TOPICS,
+    ORDER,
+    ORDER_CONFIRM,
+    ORDER_DECLINED,
+    dead_letter_topic,
+)
+
+__all__ = [
+    "ALL_TOPICS",
+    "ORDER",
+    "ORDER_CONFIRM",
+    "ORDER_DECLINED",
+    "Customer",
+    "Delivery",
+    "Event",
+    "InvalidEvent",
+    "OrderConfirmed",
+    "OrderDeclined",
+    "OrderDetails",
+    "OrderLine",
+    "OrderPlaced",
+    "PaymentToken",
+    "dead_letter_topic",
+    "decode",
+    "encode",
+]

@@ -1,0 +1,66 @@
+"""Turning events into Kafka message parts and back, without touching a Kafka client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from kafka_restaurants.events.models import EVENT_TYPES, Event
+
+E = TypeVar("E", bound=Event)
+
+HEADER_EVENT_TYPE = "event_type"
+HEADER_SCHEMA_VERSION = "schema_version"
+HEADER_TRACEPARENT = "traceparent"
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid event of the type expected; it belongs in the DLQ."""
+
+
+@dataclass(frozen=True)
+class EncodedEvent:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def encode(event: Event, traceparent: str | None = None) -> EncodedEvent:
+    """Key, JSON value and headers for `event`."""
+    headers = [
+        (HEADER_EVENT_TYPE, event.event_type.encode()),
+        (HEADER_SCHEMA_VERSION, str(event.schema_version).encode()),
+    ]
+    if traceparent:
+        headers.append((HEADER_TRACEPARENT, traceparent.encode()))
+    return EncodedEvent(
+        key=event.order_id.encode(), value=event.model_dump_json().encode("utf-8"), headers=headers
+    )
+
+
+def header_value(headers: list[tuple[str, bytes | None]] | None, name: str) -> str | None:
+    """The first header called `name`, decoded, or None."""
+    for key, value in headers or []:
+        if key == name and value is not None:
+            return value.decode("utf-8", errors="replace")
+    return None
+
+
+def decode(
+    value: bytes | None, headers: list[tuple[str, bytes | None]] | None, expected: type[E]
+) -> E:
+    """Parse and validate a message value as `expected`, or raise InvalidEvent saying why."""
+    if value is None:
+        raise InvalidEvent("message has no value")
+    event_type = header_value(headers, HEADER_EVENT_TYPE)
+    if event_type is not None and event_type != expected.event_type:
+        known = ", ".join(sorted(EVENT_TYPES))
+        raise InvalidEvent(
+            f"event_type header is {event_type!r}, expected {expected.event_type!r} ({known})"
+        )
+    try:
+        return expected.model_validate_json(value)
+    except ValidationError as exc:
+        raise InvalidEvent(f"not a valid {expected.event_type}: {exc}") from exc

@@ -1,0 +1,94 @@
+"""Versioned events that cross Kafka. Values are UTF-8 JSON; the key is always the order id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Customer(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+
+
+class Delivery(_Model):
+    mode: Literal["delivery", "pickup"]
+    address: str | None = None
+
+
+class OrderLine(_Model):
+    menu_item_id: int
+    name: str
+    quantity: Annotated[int, Field(ge=1, le=50)]
+    unit_price_minor: Annotated[int, Field(ge=0)]
+    line_total_minor: Annotated[int, Field(ge=0)]
+
+
+class PaymentToken(_Model):
+    """What the bank gave us for the card: never the number, CVC or expiry."""
+
+    token: str
+    brand: str
+    last4: Annotated[str, Field(pattern=r"^\d{4}$")]
+
+
+class Event(_Model):
+    """Common envelope fields; subclasses name their type and schema version."""
+
+    event_type: ClassVar[str]
+    schema_version: Literal[1] = 1
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = Field(default_factory=_now)
+    order_id: str
+
+
+class OrderDetails(_Model):
+    """The order as the customer placed it, carried along so each consumer needs no lookups."""
+
+    restaurant_id: int
+    restaurant_name: str
+    customer: Customer
+    delivery: Delivery
+    items: Annotated[list[OrderLine], Field(min_length=1, max_length=50)]
+    total_minor: Annotated[int, Field(ge=0)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class OrderPlaced(Event):
+    """A customer placed an order; it waits to be paid. Produced to `order`."""
+
+    event_type: ClassVar[str] = "OrderPlaced"
+    order: OrderDetails
+    payment: PaymentToken
+
+
+class OrderConfirmed(Event):
+    """The bank charged the card; the order is confirmed. Produced to `order_confirm`."""
+
+    event_type: ClassVar[str] = "OrderConfirmed"
+    order: OrderDetails
+    charge_id: str
+
+
+class OrderDeclined(Event):
+    """The bank declined the card. Produced to `order_declined`."""
+
+    event_type: ClassVar[str] = "OrderDeclined"
+    decline_code: str
+    reason: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.event_type: cls for cls in (OrderPlaced, OrderConfirmed, OrderDeclined)
+}

@@ -1,0 +1,111 @@
+"""Configuration for every process, read from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All settings; each process reads the ones it needs. Names are the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Where processes keep their files: databases, broker data, logs, pid files.
+    data_dir: Path = Field(default=Path("var"), alias="DATA_DIR")
+
+    # Kafka. Unset BOOTSTRAP_SVR means `restaurants up` runs its own single-node broker.
+    bootstrap_svr: str | None = Field(default=None, alias="BOOTSTRAP_SVR")
+    kafka_port: int = Field(default=9092, alias="KAFKA_PORT")
+    kafka_controller_port: int = Field(default=9093, alias="KAFKA_CONTROLLER_PORT")
+    kafka_version: str = Field(default="4.1.0", alias="KAFKA_VERSION")
+    kafka_heap: str = Field(default="512m", alias="KAFKA_HEAP")
+    order_partitions: int = Field(default=6, ge=1, alias="ORDER_PARTITIONS")
+    topic_partitions: int = Field(default=3, ge=1, alias="TOPIC_PARTITIONS")
+
+    # Databases. DATABASE_URL (PostgreSQL, say) is used by every service unless it has its own.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    bank_database_url: str | None = Field(default=None, alias="BANK_DATABASE_URL")
+    mailer_database_url: str | None = Field(default=None, alias="MAILER_DATABASE_URL")
+
+    # HTTP services.
+    host: str = Field(default="127.0.0.1", alias="HOST")
+    api_port: int = Field(default=5000, alias="API_PORT")
+    api_url: str | None = Field(default=None, alias="API_URL")
+    bank_port: int = Field(default=5100, alias="BANK_PORT")
+    bank_url: str | None = Field(default=None, alias="BANK_URL")
+    web_port: int = Field(default=8088, alias="WEB_PORT")
+    web_replicas: int = Field(default=2, ge=1, alias="WEB_REPLICAS")
+    public_url: str | None = Field(default=None, alias="PUBLIC_URL")
+
+    # Mail: the mailer sends through SMTP_*; the dev mailbox listens on MAILBOX_*.
+    smtp_host: str = Field(default="127.0.0.1", alias="SMTP_HOST")
+    smtp_port: int = Field(default=1025, alias="SMTP_PORT")
+    smtp_tls: bool = Field(default=False, alias="SMTP_TLS")
+    smtp_user: str | None = Field(default=None, alias="SMTP_USER")
+    smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD")
+    mail_from: str = Field(
+        default="Kafka Restaurants <orders@kafka-restaurants.local>", alias="MAIL_FROM"
+    )
+    mailbox_smtp_port: int = Field(default=1025, alias="MAILBOX_SMTP_PORT")
+    mailbox_http_port: int = Field(default=8025, alias="MAILBOX_HTTP_PORT")
+    mailbox_enabled: bool = Field(default=True, alias="MAILBOX_ENABLED")
+
+    # Mock bank behaviour, for fault injection.
+    bank_latency_ms: int = Field(default=0, ge=0, alias="BANK_LATENCY_MS")
+    bank_error_rate: float = Field(default=0.0, ge=0.0, le=1.0, alias="BANK_ERROR_RATE")
+    bank_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0, alias="BANK_TIMEOUT_RATE")
+
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Kafka bootstrap servers: the configured cluster or the managed local broker."""
+        return self.bootstrap_svr or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def manages_kafka(self) -> bool:
+        """True when `restaurants up` should run its own broker."""
+        return not self.bootstrap_svr
+
+    @property
+    def api_base_url(self) -> str:
+        return self.api_url or f"http://{self.host}:{self.api_port}"
+
+    @property
+    def bank_base_url(self) -> str:
+        return self.bank_url or f"http://{self.host}:{self.bank_port}"
+
+    @property
+    def public_base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.web_port}"
+
+    @property
+    def mailbox_base_url(self) -> str:
+        return f"http://{self.host}:{self.mailbox_http_port}"
+
+    def sqlite_url(self, name: str) -> str:
+        return f"sqlite:///{(self.data_dir / 'db' / f'{name}.sqlite').resolve()}"
+
+    @property
+    def api_database_url(self) -> str:
+        return self.database_url or self.sqlite_url("api")
+
+    @property
+    def bank_db_url(self) -> str:
+        return self.bank_database_url or self.database_url or self.sqlite_url("bank")
+
+    @property
+    def mailer_db_url(self) -> str:
+        return self.mailer_database_url or self.database_url or self.sqlite_url("mailer")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
