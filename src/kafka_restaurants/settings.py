@@ -41,7 +41,13 @@ class Settings(BaseSettings):
     bank_url: str | None = Field(default=None, alias="BANK_URL")
     web_port: int = Field(default=8088, alias="WEB_PORT")
     web_replicas: int = Field(default=2, ge=1, alias="WEB_REPLICAS")
+    web_replica_base_port: int = Field(default=8101, alias="WEB_REPLICA_BASE_PORT")
+    transactions_health_port: int = Field(default=5201, alias="TRANSACTIONS_HEALTH_PORT")
+    mailer_health_port: int = Field(default=5301, alias="MAILER_HEALTH_PORT")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")
+    # Signs the web cart/CSRF cookies; unset means a random secret kept in DATA_DIR/web_secret.
+    cart_secret: str | None = Field(default=None, alias="CART_SECRET")
+    web_replica_name: str | None = Field(default=None, alias="WEB_REPLICA_NAME")
 
     # Mail: the mailer sends through SMTP_*; the dev mailbox listens on MAILBOX_*.
     smtp_host: str = Field(default="127.0.0.1", alias="SMTP_HOST")
@@ -60,6 +66,8 @@ class Settings(BaseSettings):
     bank_latency_ms: int = Field(default=0, ge=0, alias="BANK_LATENCY_MS")
     bank_error_rate: float = Field(default=0.0, ge=0.0, le=1.0, alias="BANK_ERROR_RATE")
     bank_timeout_rate: float = Field(default=0.0, ge=0.0, le=1.0, alias="BANK_TIMEOUT_RATE")
+    bank_timeout_seconds: float = Field(default=30.0, ge=0.0, alias="BANK_TIMEOUT_SECONDS")
+    bank_transient_failures: int = Field(default=2, ge=0, alias="BANK_TRANSIENT_FAILURES")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 metadata = MetaData(
@@ -72,6 +72,6 @@ class SearchTerm(Base):
     restaurant_id: Mapped[int] = mapped_column(
         ForeignKey("restaurants.id", ondelete="CASCADE"), primary_key=True
     )
-    weight: Mapped[float] = mapped_column(Float)
+    weight: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_search_terms_restaurant", "restaurant_id"),)
