@@ -1,0 +1,218 @@
+"""The `restaurants` command: run, stop and inspect the system, seed the catalog, serve one process."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from kafka_restaurants.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Kafka Restaurants: search, order, pay and confirm over Apache Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@app.command()
+def setup() -> None:
+    """Check Java and Maven and fetch the Kafka broker jars (cheap when already done)."""
+    from kafka_restaurants.messaging.broker import (
+        MissingPrerequisite,
+        check_prerequisites,
+        ensure_kafka_jars,
+    )
+
+    settings = _settings()
+    if not settings.manages_kafka:
+        typer.echo(f"Using the Kafka cluster at {settings.bootstrap_svr}; no broker jars needed.")
+        return
+    try:
+        check_prerequisites()
+        lib = ensure_kafka_jars(settings.kafka_version)
+    except MissingPrerequisite as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Kafka {settings.kafka_version} jars ready in {lib}")
+
+
+@app.command()
+def up(
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Start in the background; return once ready.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness (detach).")] = 300,
+) -> None:
+    """Run the whole system; Ctrl-C stops all of it. With --detach, return once ready."""
+    from kafka_restaurants.cli.supervisor import read_state
+
+    settings = _settings()
+    state = read_state(settings.data_dir)
+    if state is not None:
+        typer.echo(f"Already running (supervisor pid {state['pid']}); see `restaurants status`.")
+        raise typer.Exit(1)
+    if not detach:
+        from kafka_restaurants.cli.system import run_system
+
+        raise typer.Exit(run_system(settings))
+    _start_detached(settings, timeout)
+
+
+def _start_detached(settings: Settings, timeout: float) -> None:
+    from kafka_restaurants.cli.supervisor import log_tail, read_state
+
+    log_dir = settings.data_dir / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "supervisor.log"
+    with log_path.open("ab") as log_file:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "kafka_restaurants.cli.main", "up"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            typer.echo(f"Start-up failed. Last lines of {log_path}:\n{log_tail(log_path)}", err=True)
+            raise typer.Exit(1)
+        state = read_state(settings.data_dir)
+        if state and state.get("state") == "ready":
+            typer.echo(f"Kafka Restaurants is up (supervisor pid {child.pid}).")
+            for process in state["processes"]:
+                typer.echo(f"  {process['name']:<13} pid {process['pid']:<8} {process['url']}")
+            return
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    typer.echo(f"Not ready after {timeout:.0f}s. Last lines of {log_path}:\n{log_tail(log_path)}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def down(timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 90) -> None:
+    """Stop the system that `up --detach` started."""
+    from kafka_restaurants.cli.supervisor import pid_alive, read_state
+
+    settings = _settings()
+    state = read_state(settings.data_dir)
+    if state is None:
+        typer.echo("Not running.")
+        return
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid):
+        typer.echo(f"Supervisor {pid} did not stop in {timeout:.0f}s.", err=True)
+        raise typer.Exit(1)
+    typer.echo("Stopped.")
+
+
+@app.command()
+def status() -> None:
+    """Show each process: pid, whether it is alive, where it listens."""
+    from kafka_restaurants.cli.supervisor import pid_alive, read_state
+
+    settings = _settings()
+    state = read_state(settings.data_dir)
+    if state is None:
+        typer.echo("Not running.")
+        raise typer.Exit(3)
+    typer.echo(f"supervisor    pid {state['pid']:<8} {state['state']}")
+    for process in state["processes"]:
+        alive = "running" if pid_alive(int(process["pid"])) else "DEAD"
+        typer.echo(f"{process['name']:<13} pid {process['pid']:<8} {alive:<8} {process['url']}")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring every service's database schema up to date."""
+    from kafka_restaurants.cli.system import prepare_databases
+
+    prepare_databases(_settings())
+    typer.echo("Databases migrated.")
+
+
+@app.command()
+def seed(
+    restaurants: Annotated[
+        int | None,
+        typer.Option(help="Total restaurants: the hand-written ones plus generated ones."),
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="Delete the current catalog first.")] = False,
+) -> None:
+    """Load the catalog; with --restaurants N, generate a large deterministic one."""
+    from rich.progress import Progress
+
+    from kafka_restaurants.api.seed import CatalogNotEmpty, seed_catalog
+    from kafka_restaurants.db import migrate as run_migrations
+
+    settings = _settings()
+    run_migrations("api", settings.api_database_url)
+    with Progress(transient=False) as progress:
+        task = progress.add_task("Seeding restaurants", total=restaurants or None)
+        try:
+            written = seed_catalog(
+                settings.api_database_url,
+                restaurants,
+                replace=replace,
+                progress=lambda n: progress.advance(task, n),
+            )
+        except CatalogNotEmpty as exc:
+            typer.echo(f"Not seeded: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"Seeded {written} restaurants.")
+
+
+@app.command()
+def topics() -> None:
+    """Create the topics (and their dead-letter topics) on the configured cluster."""
+    from kafka_restaurants.messaging.broker import create_topics, describe_topics
+
+    settings = _settings()
+    create_topics(settings.bootstrap_servers, settings.order_partitions, settings.topic_partitions)
+    for name, partitions in sorted(describe_topics(settings.bootstrap_servers).items()):
+        typer.echo(f"{name:<22} {partitions} partitions")
+
+
+@app.command()
+def serve(
+    process: Annotated[str, typer.Argument(help="api, bank, mailbox, transactions, mailer, web, lb")],
+    port: Annotated[int | None, typer.Option(help="Port (web replicas).")] = None,
+    replica_name: Annotated[str | None, typer.Option(help="Replica name (web).")] = None,
+) -> None:
+    """Run one process in the foreground (what the supervisor and containers call)."""
+    from kafka_restaurants.cli.processes import SERVE_TARGETS
+
+    settings = _settings()
+    if process == "lb":
+        from kafka_restaurants.cli.loadbalancer import serve_load_balancer
+
+        serve_load_balancer(settings)
+        return
+    if process not in SERVE_TARGETS:
+        typer.echo(f"unknown process {process!r}; one of {', '.join(SERVE_TARGETS)}, lb", err=True)
+        raise typer.Exit(2)
+    module_name, function_name = SERVE_TARGETS[process].split(":")
+    target = getattr(importlib.import_module(module_name), function_name)
+    if process == "web":
+        target(settings, port=port or settings.web_port, replica_name=replica_name or "web")
+    else:
+        target(settings)
+
+
+if __name__ == "__main__":
+    app()

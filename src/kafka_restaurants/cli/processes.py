@@ -1,0 +1,150 @@
+"""The processes `restaurants up` runs, in start order, with how to tell each is ready."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from kafka_restaurants.settings import Settings
+
+
+@dataclass
+class ProcessSpec:
+    """One supervised process: its command line, environment and readiness probe."""
+
+    name: str
+    command: list[str]
+    ready: Callable[[], bool]
+    url: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    ready_timeout: float = 60.0
+
+
+def http_ready(url: str) -> Callable[[], bool]:
+    """A probe that is true once `url` answers 200."""
+
+    def probe() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return probe
+
+
+def serve_command(process: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "kafka_restaurants.cli.main", "serve", process, *args]
+
+
+def nginx_binary() -> str | None:
+    """nginx on PATH or where Debian puts it, or None."""
+    return shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+
+
+def web_replica_ports(settings: Settings) -> list[int]:
+    """The ports web replicas listen on behind the load balancer (or the LB port itself)."""
+    if nginx_binary() is None:
+        return [settings.web_port]
+    return [settings.web_replica_base_port + i for i in range(settings.web_replicas)]
+
+
+def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
+    """Everything but Kafka, grouped: each group starts once the previous one is ready."""
+    host = settings.host
+    groups: list[list[ProcessSpec]] = []
+    first: list[ProcessSpec] = [
+        ProcessSpec(
+            "bank",
+            serve_command("bank"),
+            http_ready(f"{settings.bank_base_url}/readyz"),
+            url=settings.bank_base_url,
+        )
+    ]
+    if settings.mailbox_enabled:
+        first.append(
+            ProcessSpec(
+                "mailbox",
+                serve_command("mailbox"),
+                http_ready(f"{settings.mailbox_base_url}/readyz"),
+                url=settings.mailbox_base_url,
+            )
+        )
+    groups.append(first)
+    groups.append(
+        [
+            ProcessSpec(
+                "api",
+                serve_command("api"),
+                http_ready(f"http://{host}:{settings.api_port}/readyz"),
+                url=f"http://{host}:{settings.api_port}",
+            )
+        ]
+    )
+    groups.append(
+        [
+            ProcessSpec(
+                name,
+                serve_command(name),
+                http_ready(f"http://{host}:{port}/readyz"),
+                url=f"http://{host}:{port}",
+            )
+            for name, port in (
+                ("transactions", settings.transactions_health_port),
+                ("mailer", settings.mailer_health_port),
+            )
+            if _has_process(name)
+        ]
+    )
+    replicas = [
+        ProcessSpec(
+            f"web-{i + 1}",
+            serve_command("web", "--port", str(port), "--replica-name", f"web-{i + 1}"),
+            http_ready(f"http://{host}:{port}/healthz"),
+            url=f"http://{host}:{port}",
+        )
+        for i, port in enumerate(web_replica_ports(settings))
+        if _has_process("web")
+    ]
+    groups.append(replicas)
+    nginx = nginx_binary()
+    if nginx is not None and replicas:
+        groups.append(
+            [
+                ProcessSpec(
+                    "lb",
+                    serve_command("lb"),
+                    http_ready(f"http://{host}:{settings.web_port}/healthz"),
+                    url=f"http://{host}:{settings.web_port}",
+                )
+            ]
+        )
+    return [group for group in groups if group]
+
+
+def _has_process(name: str) -> bool:
+    """Whether the process's package has its entrypoint yet (processes land one by one)."""
+    from importlib.util import find_spec
+
+    module = SERVE_TARGETS[name].split(":")[0]
+    try:
+        return find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+# `restaurants serve NAME` runs the function at this import path with the settings.
+SERVE_TARGETS: dict[str, str] = {
+    "api": "kafka_restaurants.api.app:serve",
+    "bank": "kafka_restaurants.bank.app:serve",
+    "mailbox": "kafka_restaurants.mailbox.app:serve",
+    "transactions": "kafka_restaurants.transactions.app:serve",
+    "mailer": "kafka_restaurants.mailer.app:serve",
+    "web": "kafka_restaurants.web.app:serve",
+}
