@@ -1,0 +1,344 @@
+"""The consumer loop every Kafka-consuming process shares.
+
+A handler gets a batch of messages and answers one Outcome per message. The loop then, per
+partition and in offset order: produces the outputs of the messages before the first `Retry`,
+parks `DeadLetter` messages in the topic's `.DLQ`, commits the offset after the last message it
+moved past, and pauses the partition at the retried message until its backoff has passed. Other
+partitions keep flowing. In transactional mode, outputs, dead letters and offsets commit in one
+Kafka transaction; otherwise offsets commit only after every produced record is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from prometheus_client import Counter, Histogram
+
+from kafka_restaurants.events.codec import HEADER_TRACEPARENT, encode
+from kafka_restaurants.events.topics import dead_letter_topic
+from kafka_restaurants.messaging.backoff import backoff_seconds
+from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list[Incoming]], Awaitable[list[Outcome]]]
+PartitionKey = tuple[str, int]
+
+MESSAGES = Counter(
+    "kafka_messages_handled_total",
+    "Messages handled, by consumer group, topic and outcome",
+    ["group", "topic", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "kafka_dead_letters_total", "Messages sent to a dead-letter topic", ["group", "topic"]
+)
+BATCH_SECONDS = Histogram(
+    "kafka_batch_processing_seconds", "Time to handle one consumed batch", ["group"]
+)
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    """How one consumer process reads, and whether it writes transactionally."""
+
+    bootstrap_servers: str
+    group_id: str
+    topics: tuple[str, ...]
+    transactional: bool = False
+    max_batch: int = 200
+    poll_timeout: float = 0.2
+    backoff_base: float = 0.2
+    backoff_cap: float = 30.0
+
+
+@dataclass
+class _Paused:
+    offset: int
+    resume_at: float
+
+
+def to_incoming(message: Message) -> Incoming:
+    """Copy what handlers need out of a client message."""
+    return Incoming(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        key=message.key(),
+        value=message.value(),
+        headers=list(message.headers() or []),
+    )
+
+
+def dead_letter_headers(
+    incoming: Incoming, reason: str, group_id: str
+) -> list[tuple[str, bytes | None]]:
+    """The original headers plus why, where from and when the message was parked."""
+    return [
+        *incoming.headers,
+        ("dlq.error", reason[:4000].encode()),
+        ("dlq.original_topic", incoming.topic.encode()),
+        ("dlq.original_partition", str(incoming.partition).encode()),
+        ("dlq.original_offset", str(incoming.offset).encode()),
+        ("dlq.consumer_group", group_id.encode()),
+        ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+    ]
+
+
+class EventConsumer:
+    """Runs a handler over a consumer group until `stop()` is called."""
+
+    def __init__(self, settings: ConsumerSettings, handler: Handler) -> None:
+        self.settings = settings
+        self.handler = handler
+        self._stopping = False
+        self._running = False
+        self._paused: dict[PartitionKey, _Paused] = {}
+        self._attempts: dict[tuple[str, int, int], int] = {}
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def stop(self) -> None:
+        """Finish the current batch, then leave the group and return from run()."""
+        self._stopping = True
+
+    def run(self) -> None:
+        """Consume until stopped (blocking)."""
+        asyncio.run(self.run_async())
+
+    async def run_async(self) -> None:
+        s = self.settings
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": s.bootstrap_servers,
+                "group.id": s.group_id,
+                "client.id": f"{s.group_id}-{socket.gethostname()}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # Only see what upstream transactions committed.
+                "isolation.level": "read_committed",
+                "partition.assignment.strategy": "cooperative-sticky",
+                "error_cb": self._on_client_error,
+            }
+        )
+        producer_config = {
+            "bootstrap.servers": s.bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "error_cb": self._on_client_error,
+        }
+        if s.transactional:
+            producer_config["transactional.id"] = (
+                f"{s.group_id}-{socket.gethostname()}-{os.getpid()}"
+            )
+        self._producer = Producer(producer_config)
+        if s.transactional:
+            self._producer.init_transactions(60)
+        self._consumer.subscribe(list(s.topics), on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self._running = True
+        log.info("consuming %s as group %s", ",".join(s.topics), s.group_id)
+        try:
+            while not self._stopping:
+                self._resume_due()
+                messages = self._consumer.consume(s.max_batch, s.poll_timeout)
+                batch = self._usable(messages)
+                if batch:
+                    started = time.perf_counter()
+                    outcomes = await self.handler(batch)
+                    if len(outcomes) != len(batch):
+                        raise RuntimeError("handler must answer one outcome per message")
+                    self._settle(batch, outcomes)
+                    BATCH_SECONDS.labels(s.group_id).observe(time.perf_counter() - started)
+        finally:
+            self._running = False
+            self._consumer.close()
+            self._producer.flush(10)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _usable(self, messages: list[Message]) -> list[Incoming]:
+        batch: list[Incoming] = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if error.fatal():
+                    raise KafkaException(error)
+                log.warning("consumer error: %s", error)
+                continue
+            incoming = to_incoming(message)
+            paused = self._paused.get((incoming.topic, incoming.partition))
+            if paused is not None and incoming.offset >= paused.offset:
+                continue  # fetched before the pause; it will come again after the backoff
+            batch.append(incoming)
+        return batch
+
+    def _resume_due(self) -> None:
+        now = time.monotonic()
+        due = [key for key, paused in self._paused.items() if paused.resume_at <= now]
+        if due and self._consumer is not None:
+            self._consumer.resume([TopicPartition(topic, partition) for topic, partition in due])
+            for key in due:
+                del self._paused[key]
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._paused.pop((tp.topic, tp.partition), None)
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        log.warning("kafka client: %s", error)
+
+    # -- settling -----------------------------------------------------------------------------
+
+    def _settle(self, batch: list[Incoming], outcomes: list[Outcome]) -> None:
+        group = self.settings.group_id
+        by_partition: dict[PartitionKey, list[tuple[Incoming, Outcome]]] = {}
+        for incoming, outcome in zip(batch, outcomes, strict=True):
+            by_partition.setdefault((incoming.topic, incoming.partition), []).append(
+                (incoming, outcome)
+            )
+        records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = []
+        offsets: list[TopicPartition] = []
+        first_offsets: dict[PartitionKey, int] = {}
+        for (topic, partition), items in by_partition.items():
+            first_offsets[(topic, partition)] = items[0][0].offset
+            next_offset: int | None = None
+            for incoming, outcome in items:
+                attempt_key = (topic, partition, incoming.offset)
+                if isinstance(outcome, Retry):
+                    self._retry_later(incoming, outcome.reason)
+                    break
+                MESSAGES.labels(group, topic, type(outcome).__name__.lower()).inc()
+                if isinstance(outcome, Done):
+                    traceparent = incoming.header(HEADER_TRACEPARENT)
+                    for output in outcome.outputs:
+                        encoded = encode(output.event, traceparent)
+                        records.append((output.topic, encoded.key, encoded.value, encoded.headers))
+                elif isinstance(outcome, DeadLetter):
+                    log.warning(
+                        "dead-lettering %s[%d]@%d: %s",
+                        topic,
+                        partition,
+                        incoming.offset,
+                        outcome.reason,
+                    )
+                    DEAD_LETTERS.labels(group, topic).inc()
+                    records.append(
+                        (
+                            dead_letter_topic(topic),
+                            incoming.key,
+                            incoming.value,
+                            dead_letter_headers(incoming, outcome.reason, group),
+                        )
+                    )
+                self._attempts.pop(attempt_key, None)
+                next_offset = incoming.offset + 1
+            if next_offset is not None:
+                offsets.append(TopicPartition(topic, partition, next_offset))
+        if not offsets:
+            return
+        committed = (
+            self._commit_in_transaction(records, offsets)
+            if self.settings.transactional
+            else self._commit_after_delivery(records, offsets)
+        )
+        if not committed:
+            self._rewind(first_offsets)
+
+    def _retry_later(self, incoming: Incoming, reason: str) -> None:
+        assert self._consumer is not None
+        key = (incoming.topic, incoming.partition, incoming.offset)
+        attempt = self._attempts.get(key, 0)
+        self._attempts[key] = attempt + 1
+        delay = backoff_seconds(attempt, self.settings.backoff_base, self.settings.backoff_cap)
+        MESSAGES.labels(self.settings.group_id, incoming.topic, "retry").inc()
+        log.warning(
+            "retrying %s[%d]@%d in %.2fs (attempt %d): %s",
+            incoming.topic,
+            incoming.partition,
+            incoming.offset,
+            delay,
+            attempt + 1,
+            reason,
+        )
+        tp = TopicPartition(incoming.topic, incoming.partition, incoming.offset)
+        self._consumer.pause([tp])
+        self._consumer.seek(tp)
+        self._paused[(incoming.topic, incoming.partition)] = _Paused(
+            incoming.offset, time.monotonic() + delay
+        )
+
+    def _commit_in_transaction(
+        self,
+        records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]],
+        offsets: list[TopicPartition],
+    ) -> bool:
+        assert self._producer is not None and self._consumer is not None
+        producer = self._producer
+        try:
+            producer.begin_transaction()
+            for topic, key, value, headers in records:
+                producer.produce(topic, value=value, key=key, headers=headers)
+            producer.send_offsets_to_transaction(
+                offsets, self._consumer.consumer_group_metadata(), 30
+            )
+            producer.commit_transaction(60)
+            return True
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.txn_requires_abort() or error.retriable():
+                log.warning("transaction aborted, will redo the batch: %s", error)
+                producer.abort_transaction(60)
+                return False
+            raise
+
+    def _commit_after_delivery(
+        self,
+        records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]],
+        offsets: list[TopicPartition],
+    ) -> bool:
+        assert self._producer is not None and self._consumer is not None
+        failures: list[KafkaError] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                failures.append(error)
+
+        for topic, key, value, headers in records:
+            self._producer.produce(
+                topic, value=value, key=key, headers=headers, on_delivery=delivered
+            )
+        if records and self._producer.flush(30) > 0:
+            failures.append(KafkaError(KafkaError._TIMED_OUT))
+        if failures:
+            log.warning("could not produce %d records; will redo the batch", len(failures))
+            return False
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("offset commit failed, will redo the batch: %s", exc)
+            return False
+        return True
+
+    def _rewind(self, first_offsets: dict[PartitionKey, int]) -> None:
+        assert self._consumer is not None
+        for (topic, partition), offset in first_offsets.items():
+            paused = self._paused.get((topic, partition))
+            target = min(offset, paused.offset) if paused else offset
+            try:
+                self._consumer.seek(TopicPartition(topic, partition, target))
+            except KafkaException as exc:  # partition revoked meanwhile: its new owner redoes it
+                log.info("could not rewind %s[%d]: %s", topic, partition, exc)

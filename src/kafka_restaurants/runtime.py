@@ -1,0 +1,80 @@
+"""What every consumer process needs around its loop: signals, health and metrics over HTTP."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """One readable line per event on stderr."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def health_app(name: str, is_ready: Callable[[], bool]) -> FastAPI:
+    """/healthz, /readyz and /metrics for a process whose real work is not HTTP."""
+    app = FastAPI(title=f"{name} health", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        ready = is_ready()
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready"}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+class HealthServer:
+    """The health app served by uvicorn on a background thread."""
+
+    def __init__(self, name: str, host: str, port: int, is_ready: Callable[[], bool]) -> None:
+        config = uvicorn.Config(
+            health_app(name, is_ready), host=host, port=port, log_level="warning", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name=f"{name}-health", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+class Stoppable:
+    """Anything with a stop() that makes its run() return."""
+
+    def stop(self) -> None: ...
+
+
+def stop_on_signals(target: Stoppable) -> None:
+    """SIGTERM and SIGINT ask `target` to finish what it is doing and stop."""
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        target.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
