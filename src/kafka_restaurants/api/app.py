@@ -1,4 +1,4 @@
-"""Composition root of the api process: builds its clients and routes; connects nothing at import."""
+"""Composition root of the api process: builds clients and routes; connects nothing at import."""
 
 from __future__ import annotations
 

@@ -17,24 +17,41 @@ MAX_LIMIT = 100
 
 
 class MenuItemData(Protocol):
-    name: str
-    description: str
-    category: str
-    price_minor: int
-    currency: str
-    vegetarian: bool
-    available: bool
+    """A menu item to write; read-only so frozen dataclasses fit."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def price_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def vegetarian(self) -> bool: ...
+    @property
+    def available(self) -> bool: ...
 
 
 class RestaurantData(Protocol):
-    name: str
-    style: str
-    vegetarian: bool
-    delivery: bool
-    description: str
-    neighbourhood: str
-    opening_hours: str
+    """A restaurant to write with its menu."""
 
+    @property
+    def name(self) -> str: ...
+    @property
+    def style(self) -> str: ...
+    @property
+    def vegetarian(self) -> bool: ...
+    @property
+    def delivery(self) -> bool: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def neighbourhood(self) -> str: ...
+    @property
+    def opening_hours(self) -> str: ...
     @property
     def menu(self) -> Iterable[MenuItemData]: ...
 
@@ -79,7 +96,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(statement: Select, query: SearchQuery) -> Select:  # type: ignore[type-arg]
+def _filtered(statement: Select, query: SearchQuery) -> Select:
     if query.restaurant_name:
         pattern = f"%{_escape_like(query.restaurant_name.casefold())}%"
         statement = statement.where(Restaurant.name_lower.like(pattern, escape="\\"))

@@ -1,4 +1,4 @@
-"""The `restaurants` command: run, stop and inspect the system, seed the catalog, serve one process."""
+"""The `restaurants` command: run, stop and inspect the system, seed it, serve one process."""
 
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ def _start_detached(settings: Settings, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            typer.echo(f"Start-up failed. Last lines of {log_path}:\n{log_tail(log_path)}", err=True)
+            typer.echo(
+                f"Start-up failed. Last lines of {log_path}:\n{log_tail(log_path)}", err=True
+            )
             raise typer.Exit(1)
         state = read_state(settings.data_dir)
         if state and state.get("state") == "ready":
@@ -190,7 +192,9 @@ def topics() -> None:
 
 @app.command()
 def serve(
-    process: Annotated[str, typer.Argument(help="api, bank, mailbox, transactions, mailer, web, lb")],
+    process: Annotated[
+        str, typer.Argument(help="api, bank, mailbox, transactions, mailer, web, lb")
+    ],
     port: Annotated[int | None, typer.Option(help="Port (web replicas).")] = None,
     replica_name: Annotated[str | None, typer.Option(help="Replica name (web).")] = None,
 ) -> None:

@@ -6,6 +6,7 @@ processes from another shell.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -32,10 +33,8 @@ class StartupFailed(RuntimeError):
 def _die_with_parent() -> None:
     # Children get SIGTERM if the supervisor dies, even by SIGKILL: no orphans left running.
     os.setsid()
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def log_tail(path: Path, lines: int = 30) -> str:
@@ -109,8 +108,9 @@ class Supervisor:
                     pending.remove(running)
                     self.on_event(f"  {running.spec.name:<13} ready  {running.spec.url}")
                 elif time.monotonic() > deadline[id(running)]:
+                    waited = running.spec.ready_timeout
                     raise StartupFailed(
-                        f"{running.spec.name} was not ready after {running.spec.ready_timeout:.0f}s. "
+                        f"{running.spec.name} was not ready after {waited:.0f}s. "
                         f"Last lines of {running.log_path}:\n{log_tail(running.log_path)}"
                     )
             if pending:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter, Histogram
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[list[Incoming]], Awaitable[list[Outcome]]]
 PartitionKey = tuple[str, int]
+Headers = list[tuple[str, str | bytes | None]]
+Record = tuple[str, bytes | None, bytes | None, Headers]
 
 MESSAGES = Counter(
     "kafka_messages_handled_total",
@@ -67,19 +70,22 @@ class _Paused:
 
 def to_incoming(message: Message) -> Incoming:
     """Copy what handlers need out of a client message."""
+    # A consumed message's headers are always a list of pairs (dicts only go into produce).
+    raw_headers = cast(Headers, message.headers() or [])
     return Incoming(
         topic=message.topic() or "",
         partition=message.partition() or 0,
         offset=message.offset() or 0,
         key=message.key(),
         value=message.value(),
-        headers=list(message.headers() or []),
+        headers=[
+            (name, value.encode() if isinstance(value, str) else value)
+            for name, value in raw_headers
+        ],
     )
 
 
-def dead_letter_headers(
-    incoming: Incoming, reason: str, group_id: str
-) -> list[tuple[str, bytes | None]]:
+def dead_letter_headers(incoming: Incoming, reason: str, group_id: str) -> Headers:
     """The original headers plus why, where from and when the message was parked."""
     return [
         *incoming.headers,
@@ -210,7 +216,7 @@ class EventConsumer:
             by_partition.setdefault((incoming.topic, incoming.partition), []).append(
                 (incoming, outcome)
             )
-        records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = []
+        records: list[Record] = []
         offsets: list[TopicPartition] = []
         first_offsets: dict[PartitionKey, int] = {}
         for (topic, partition), items in by_partition.items():
@@ -226,7 +232,9 @@ class EventConsumer:
                     traceparent = incoming.header(HEADER_TRACEPARENT)
                     for output in outcome.outputs:
                         encoded = encode(output.event, traceparent)
-                        records.append((output.topic, encoded.key, encoded.value, encoded.headers))
+                        records.append(
+                            (output.topic, encoded.key, encoded.value, list(encoded.headers))
+                        )
                 elif isinstance(outcome, DeadLetter):
                     log.warning(
                         "dead-lettering %s[%d]@%d: %s",
@@ -283,7 +291,7 @@ class EventConsumer:
 
     def _commit_in_transaction(
         self,
-        records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]],
+        records: list[Record],
         offsets: list[TopicPartition],
     ) -> bool:
         assert self._producer is not None and self._consumer is not None
@@ -307,7 +315,7 @@ class EventConsumer:
 
     def _commit_after_delivery(
         self,
-        records: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]],
+        records: list[Record],
         offsets: list[TopicPartition],
     ) -> bool:
         assert self._producer is not None and self._consumer is not None

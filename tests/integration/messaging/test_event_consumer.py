@@ -129,7 +129,9 @@ def test_retry_waits_on_one_partition_while_the_other_flows(
     produce(kafka_bootstrap, source, [(b"stuck", declined("stuck"), None)], partition=0)
     produce(kafka_bootstrap, source, [(b"after", declined("after"), None)], partition=0)
     produce(
-        kafka_bootstrap, source, [(f"free-{i}".encode(), declined(f"free-{i}"), None) for i in range(5)],
+        kafka_bootstrap,
+        source,
+        [(f"free-{i}".encode(), declined(f"free-{i}"), None) for i in range(5)],
         partition=1,
     )
     settings = ConsumerSettings(
