@@ -1,0 +1,73 @@
+"""Charge rules: what a charge on a card results in, idempotency fingerprints, injected faults."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+from kafka_restaurants.bank.cards import CardBehaviour
+
+SUCCEEDED = "succeeded"
+DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    """The final answer for a charge: succeeded, or declined with a code."""
+
+    status: str
+    decline_code: str | None = None
+
+
+def outcome_for(behaviour: CardBehaviour) -> ChargeOutcome:
+    """The final outcome of charging a card that behaves like `behaviour`."""
+    if behaviour is CardBehaviour.CARD_DECLINED:
+        return ChargeOutcome(DECLINED, "card_declined")
+    if behaviour is CardBehaviour.INSUFFICIENT_FUNDS:
+        return ChargeOutcome(DECLINED, "insufficient_funds")
+    # PROCESSING_ERROR cards succeed once their transient failures are used up.
+    return ChargeOutcome(SUCCEEDED)
+
+
+def fails_transiently(behaviour: CardBehaviour, attempt: int, transient_failures: int) -> bool:
+    """True when attempt number `attempt` (1-based) for one key must get a processing error."""
+    return behaviour is CardBehaviour.PROCESSING_ERROR and attempt <= transient_failures
+
+
+def request_fingerprint(token: str, amount: int, currency: str, reference: str) -> str:
+    """A digest of a charge request's body, to tell a replay from a reused key."""
+    canonical = json.dumps(
+        {"token": token, "amount": amount, "currency": currency, "reference": reference},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Fault(StrEnum):
+    """What the fault injector does to one charge request."""
+
+    NONE = "none"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+@dataclass
+class FaultInjector:
+    """Decides, per charge request, whether to fail it on purpose; seed `rng` for repeatability."""
+
+    error_rate: float
+    timeout_rate: float
+    rng: random.Random
+
+    def roll(self) -> Fault:
+        """One draw: errors take the first `error_rate` of [0, 1), timeouts the next slice."""
+        draw = self.rng.random()
+        if draw < self.error_rate:
+            return Fault.ERROR
+        if draw < self.error_rate + self.timeout_rate:
+            return Fault.TIMEOUT
+        return Fault.NONE
