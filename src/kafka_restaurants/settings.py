@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", alias="HOST")
     api_port: int = Field(default=5000, alias="API_PORT")
     api_url: str | None = Field(default=None, alias="API_URL")
+    # The api's outbox relay and order-status consumer; off only for catalog-only tests.
+    api_workers: bool = Field(default=True, alias="API_WORKERS")
     bank_port: int = Field(default=5100, alias="BANK_PORT")
     bank_url: str | None = Field(default=None, alias="BANK_URL")
     web_port: int = Field(default=8088, alias="WEB_PORT")

@@ -2,33 +2,72 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kafka_restaurants import __version__
+from kafka_restaurants.api import order_status
+from kafka_restaurants.api.bank_client import CardTokens
 from kafka_restaurants.api.catalog import VocabularyCache
-from kafka_restaurants.api.routes import catalog, health
+from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailable
+from kafka_restaurants.api.outbox import OutboxRelay
+from kafka_restaurants.api.routes import catalog, health, orders
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
+from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.probe import ClusterProbe
+from kafka_restaurants.messaging.producer import RecordPublisher
+from kafka_restaurants.runtime import configure_logging
 from kafka_restaurants.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The api application, wired to the database and Kafka that `settings` name."""
+    """The api application, wired to the database, bank and Kafka that `settings` name."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.api_database_url)
-        app.state.engine = engine
-        app.state.sessions = session_factory(engine)
+        sessions = session_factory(engine)
+        app.state.sessions = sessions
         app.state.vocabulary = VocabularyCache()
         app.state.kafka_probe = ClusterProbe(settings.bootstrap_servers)
+        app.state.card_tokens = CardTokens(settings.bank_base_url)
+        app.state.relay = None
+        status_consumer: EventConsumer | None = None
+        status_thread: threading.Thread | None = None
+        if settings.api_workers:
+            app.state.relay = OutboxRelay(sessions, RecordPublisher(settings.bootstrap_servers))
+            app.state.relay.start()
+            status_consumer = EventConsumer(
+                ConsumerSettings(
+                    settings.bootstrap_servers,
+                    group_id=order_status.GROUP_ID,
+                    topics=order_status.TOPICS,
+                ),
+                order_status.OrderStatusHandler(sessions),
+            )
+            status_thread = threading.Thread(
+                target=status_consumer.run, name="order-status", daemon=True
+            )
+            status_thread.start()
         try:
             yield
         finally:
+            if status_consumer is not None and status_thread is not None:
+                status_consumer.stop()
+                status_thread.join(30)
+            if app.state.relay is not None:
+                app.state.relay.stop()
+            app.state.card_tokens.close()
             engine.dispose()
 
     app = FastAPI(
@@ -39,11 +78,46 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(catalog.router)
+    app.include_router(orders.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI echoes the rejected input back; for a card that would be the card number.
+        return JSONResponse(
+            {
+                "detail": [
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors()
+                ]
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(OrderRejected)
+    async def order_rejected(_request: Request, exc: OrderRejected) -> JSONResponse:
+        return JSONResponse(
+            {"detail": [e.as_dict() for e in exc.errors]}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(PaymentServiceUnavailable)
+    async def bank_unavailable(_request: Request, exc: PaymentServiceUnavailable) -> JSONResponse:
+        log.warning("order refused, payment service unavailable: %s", exc)
+        return JSONResponse(
+            {"detail": "The payment service is unavailable; please try again shortly."},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     return app
 
 
 def serve(settings: Settings) -> None:
     """Migrate, then serve the api on its port until stopped."""
+    configure_logging(settings.log_level)
     migrate("api", settings.api_database_url)
     uvicorn.run(
         create_app(settings),

@@ -1,8 +1,10 @@
-"""Tables owned by the api process: the catalog and its search index (orders live in orders.py)."""
+"""Tables owned by the api process: the catalog, its search index, orders and the outbox."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 metadata = MetaData(
@@ -75,3 +77,81 @@ class SearchTerm(Base):
     weight: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_search_terms_restaurant", "restaurant_id"),)
+
+
+class Order(Base):
+    """An order as the customer placed it and where it stands; card kept as token + last4."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The client's Idempotency-Key: the same key answers with the same order.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    restaurant_id: Mapped[int] = mapped_column(Integer, index=True)
+    restaurant_name: Mapped[str] = mapped_column(String(200))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_email: Mapped[str] = mapped_column(String(320))
+    delivery_mode: Mapped[str] = mapped_column(String(10))
+    delivery_address: Mapped[str | None] = mapped_column(String(500))
+    total_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_token: Mapped[str] = mapped_column(String(100))
+    card_brand: Mapped[str] = mapped_column(String(20))
+    card_last4: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    decline_code: Mapped[str | None] = mapped_column(String(50))
+    decline_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list[OrderLineRow]] = relationship(
+        order_by="OrderLineRow.position", cascade="all, delete-orphan"
+    )
+    timeline: Mapped[list[OrderTimelineEntry]] = relationship(
+        order_by="OrderTimelineEntry.id", cascade="all, delete-orphan"
+    )
+
+
+class OrderLineRow(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    menu_item_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(Integer)
+    line_total_minor: Mapped[int] = mapped_column(Integer)
+
+
+class OrderTimelineEntry(Base):
+    """What happened to an order and when: placed, paid, declined."""
+
+    __tablename__ = "order_timeline"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxRecord(Base):
+    """An event committed with the order, waiting for the relay to publish it to Kafka."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text)
+    headers: Mapped[str] = mapped_column(Text)  # JSON list of [name, value] pairs
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A relay leases rows before publishing so several api replicas never publish the same row
+    # at once; a lease left by a crashed relay expires.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)

@@ -58,7 +58,9 @@ def seed_small_catalog(url: str) -> None:
 
 def api_settings(database_url: str) -> Settings:
     # Port 1 is closed: readiness reports Kafka unreachable instead of hanging.
-    return Settings.model_validate({"DATABASE_URL": database_url, "BOOTSTRAP_SVR": "127.0.0.1:1"})
+    return Settings.model_validate(
+        {"DATABASE_URL": database_url, "BOOTSTRAP_SVR": "127.0.0.1:1", "API_WORKERS": "false"}
+    )
 
 
 @pytest.fixture

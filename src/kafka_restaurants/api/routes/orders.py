@@ -1,0 +1,93 @@
+"""Placing orders and following them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from kafka_restaurants.api.dependencies import SessionDep
+from kafka_restaurants.api.ordering import PlaceOrderRequest, place_order
+from kafka_restaurants.api.schemas import (
+    CardOut,
+    CustomerOut,
+    DeliveryOut,
+    OrderAccepted,
+    OrderLineOut,
+    OrderOut,
+    TimelineEntryOut,
+)
+from kafka_restaurants.api.tables import Order
+
+router = APIRouter(tags=["orders"])
+
+
+@router.post(
+    "/orders",
+    status_code=202,
+    response_model=OrderAccepted,
+    responses={
+        422: {"description": "A field is wrong; `detail` says which and why"},
+        503: {"description": "The payment service is unavailable; nothing was written"},
+    },
+)
+def create_order(
+    body: PlaceOrderRequest,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    traceparent: Annotated[str | None, Header(max_length=100)] = None,
+) -> OrderAccepted:
+    """Accept an order for payment. The same Idempotency-Key never places two orders."""
+    state = request.app.state
+    order, created = place_order(
+        state.sessions, state.card_tokens, body, idempotency_key, traceparent
+    )
+    if created and state.relay is not None:
+        state.relay.wake()
+    response.headers["Location"] = f"/orders/{order.id}"
+    return OrderAccepted(
+        order_id=order.id,
+        status=order.status,
+        total_minor=order.total_minor,
+        currency=order.currency,
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, responses={404: {}})
+def get_order(order_id: uuid.UUID, session: SessionDep) -> OrderOut:
+    """An order's status, decline reason, items, total and timeline."""
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == str(order_id))
+        .options(selectinload(Order.lines), selectinload(Order.timeline))
+    )
+    if order is None:
+        raise HTTPException(404, f"order {order_id} does not exist")
+    return OrderOut(
+        order_id=order.id,
+        status=order.status,
+        decline_code=order.decline_code,
+        decline_reason=order.decline_reason,
+        restaurant_id=order.restaurant_id,
+        restaurant_name=order.restaurant_name,
+        items=[OrderLineOut.model_validate(line) for line in order.lines],
+        total_minor=order.total_minor,
+        currency=order.currency,
+        customer=CustomerOut(name=order.customer_name, email=order.customer_email),
+        delivery=DeliveryOut(mode=order.delivery_mode, address=order.delivery_address),
+        card=CardOut(brand=order.card_brand, last4=order.card_last4),
+        timeline=[
+            TimelineEntryOut(event=entry.event, at=_utc(entry.at)) for entry in order.timeline
+        ],
+        created_at=_utc(order.created_at),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite returns stored UTC datetimes without their zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,223 @@
+"""POST /orders and GET /orders/{id}: real database (both kinds), real bank, real Kafka."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+
+from kafka_restaurants.api.app import create_app
+from kafka_restaurants.api.tables import Order, OrderLineRow, OutboxRecord
+from kafka_restaurants.bank.app import create_app as create_bank_app
+from kafka_restaurants.db import create_db_engine, migrate, session_factory
+from kafka_restaurants.events import (
+    ORDER,
+    ORDER_CONFIRM,
+    ORDER_DECLINED,
+    OrderConfirmed,
+    OrderDeclined,
+    OrderPlaced,
+    encode,
+)
+from kafka_restaurants.settings import Settings
+from tests.fixtures.components import wait_for
+from tests.fixtures.kafka_io import consume_all, produce
+from tests.fixtures.servers import UvicornThread
+from tests.integration.api.conftest import seed_small_catalog
+
+GOOD_CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('bank')}/bank.sqlite"
+    migrate("bank", url)
+    server = UvicornThread(create_bank_app(Settings.model_validate({"BANK_DATABASE_URL": url})))
+    yield server.start().url
+    server.stop()
+
+
+@pytest.fixture
+def api(database_url: str, bank: str, kafka_bootstrap: str) -> Iterator[TestClient]:
+    seed_small_catalog(database_url)
+    settings = Settings.model_validate(
+        {"DATABASE_URL": database_url, "BOOTSTRAP_SVR": kafka_bootstrap, "BANK_URL": bank}
+    )
+    with TestClient(create_app(settings)) as client:
+        client.database_url = database_url  # type: ignore[attr-defined]
+        yield client
+
+
+def restaurant(api: TestClient, name: str) -> dict[str, Any]:
+    [summary] = api.get("/search", params={"restaurant_name": name}).json()
+    return dict(api.get(f"/restaurants/{summary['id']}").json())
+
+
+def order_body(api: TestClient, **overrides: Any) -> dict[str, Any]:
+    place = restaurant(api, "Amore Mio")
+    body: dict[str, Any] = {
+        "restaurant_id": place["id"],
+        "items": [{"menu_item_id": place["menu"][0]["id"], "quantity": 2}],
+        "email": "dana@example.com",
+        "name": "Dana Levi",
+        "delivery_address": "Dizengoff 100, Tel Aviv",
+        "card": dict(GOOD_CARD),
+    }
+    body.update(overrides)
+    return body
+
+
+def counts(url: str) -> tuple[int, int, int]:
+    engine = create_db_engine(url)
+    with session_factory(engine)() as session:
+        result = tuple(
+            session.scalar(select(func.count()).select_from(table)) or 0
+            for table in (Order, OrderLineRow, OutboxRecord)
+        )
+    engine.dispose()
+    return result  # type: ignore[return-value]
+
+
+def test_order_is_accepted_priced_and_published(api: TestClient, kafka_bootstrap: str) -> None:
+    response = api.post("/orders", json=order_body(api))
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    order_id = accepted["order_id"]
+    assert accepted["status"] == "pending"
+    assert accepted["total_minor"] == 2 * 4000
+    assert response.headers["Location"] == f"/orders/{order_id}"
+
+    published = [
+        m for m in consume_all(kafka_bootstrap, ORDER, expected=10_000, timeout=5)
+        if m.key() == order_id.encode()
+    ]
+    assert len(published) == 1
+    event = OrderPlaced.model_validate_json(published[0].value())
+    assert event.order.total_minor == 8000
+    assert event.order.delivery.address == "Dizengoff 100, Tel Aviv"
+    assert event.payment.last4 == "4242" and event.payment.brand == "visa"
+    assert b"4242424242424242" not in published[0].value()
+    headers = dict(published[0].headers() or [])
+    assert headers["event_type"] == b"OrderPlaced"
+
+    details = api.get(f"/orders/{order_id}").json()
+    assert details["status"] == "pending"
+    assert details["items"][0]["quantity"] == 2
+    assert details["card"] == {"brand": "visa", "last4": "4242"}
+    assert [entry["event"] for entry in details["timeline"]] == ["placed"]
+
+
+def test_payment_results_settle_the_order(api: TestClient, kafka_bootstrap: str) -> None:
+    confirmed_id = api.post("/orders", json=order_body(api)).json()["order_id"]
+    declined_id = api.post("/orders", json=order_body(api)).json()["order_id"]
+    placed = {
+        m.key().decode(): OrderPlaced.model_validate_json(m.value())
+        for m in consume_all(kafka_bootstrap, ORDER, expected=10_000, timeout=5)
+    }
+    confirmed = OrderConfirmed(
+        order_id=confirmed_id, order=placed[confirmed_id].order, charge_id="ch_test"
+    )
+    declined = OrderDeclined(
+        order_id=declined_id, decline_code="card_declined", reason="The card was declined."
+    )
+    for topic, event in ((ORDER_CONFIRM, confirmed), (ORDER_DECLINED, declined)):
+        encoded = encode(event)
+        # Delivered twice: the second copy must change nothing.
+        produce(kafka_bootstrap, topic, [(encoded.key, encoded.value, encoded.headers)] * 2)
+
+    wait_for(lambda: api.get(f"/orders/{confirmed_id}").json()["status"] == "confirmed")
+    wait_for(lambda: api.get(f"/orders/{declined_id}").json()["status"] == "declined")
+    ok = api.get(f"/orders/{confirmed_id}").json()
+    assert [e["event"] for e in ok["timeline"]] == ["placed", "paid"]
+    no = api.get(f"/orders/{declined_id}").json()
+    assert (no["decline_code"], no["decline_reason"]) == ("card_declined", "The card was declined.")
+    assert [e["event"] for e in no["timeline"]] == ["placed", "declined"]
+
+
+def test_same_idempotency_key_places_one_order(api: TestClient) -> None:
+    body = order_body(api)
+    first = api.post("/orders", json=body, headers={"Idempotency-Key": "checkout-123"})
+    second = api.post("/orders", json=body, headers={"Idempotency-Key": "checkout-123"})
+    assert first.status_code == second.status_code == 202
+    assert first.json()["order_id"] == second.json()["order_id"]
+    assert counts(api.database_url)[0] == 1  # type: ignore[attr-defined]
+
+
+def _bad_orders(api: TestClient) -> list[tuple[dict[str, Any], list[Any]]]:
+    amore = restaurant(api, "Amore Mio")
+    shawarma = restaurant(api, "Shawarma")  # no delivery
+    item = amore["menu"][0]["id"]
+    foreign = shawarma["menu"][0]["id"]
+    good = order_body(api)
+    card = dict(GOOD_CARD)
+    return [
+        ({**good, "restaurant_id": 999999}, ["body", "restaurant_id"]),
+        ({**good, "items": [{"menu_item_id": foreign, "quantity": 1}]},
+         ["body", "items", 0, "menu_item_id"]),
+        ({**good, "items": [{"menu_item_id": item, "quantity": 0}]},
+         ["body", "items", 0, "quantity"]),
+        ({**good, "items": [{"menu_item_id": item, "quantity": 51}]},
+         ["body", "items", 0, "quantity"]),
+        ({**good, "items": []}, ["body", "items"]),
+        ({**good, "items": [{"menu_item_id": item, "quantity": 1}] * 51}, ["body", "items"]),
+        ({**good, "email": "not-an-email"}, ["body", "email"]),
+        ({**good, "name": "  "}, ["body", "name"]),
+        ({**good, "restaurant_id": shawarma["id"],
+          "items": [{"menu_item_id": foreign, "quantity": 1}]}, ["body", "delivery_address"]),
+        ({**good, "delivery_address": None, "fulfilment": "delivery"},
+         ["body", "delivery_address"]),
+        ({**good, "card": {**card, "number": "4242424242424241"}}, ["body", "card", "number"]),
+        ({**good, "card": {**card, "exp_year": 2020}}, ["body", "card", "exp_year"]),
+        ({**good, "card": {**card, "cvc": "12"}}, ["body", "card", "cvc"]),
+        ({**good, "card": {**card, "exp_month": 13}}, ["body", "card", "exp_month"]),
+    ]
+
+
+def test_bad_input_names_the_field_and_writes_nothing(api: TestClient) -> None:
+    for body, loc in _bad_orders(api):
+        response = api.post("/orders", json=body)
+        assert response.status_code == 422, (loc, response.text)
+        locs = [error["loc"] for error in response.json()["detail"]]
+        assert loc in locs, (loc, response.json())
+        assert all(error["msg"] for error in response.json()["detail"])
+        assert "4242424242424241" not in response.text
+    assert counts(api.database_url) == (0, 0, 0)  # type: ignore[attr-defined]
+
+
+def test_sold_out_item_is_refused(api: TestClient) -> None:
+    engine = create_db_engine(api.database_url)  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE menu_items SET available = false"))
+    engine.dispose()
+    response = api.post("/orders", json=order_body(api))
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "items", 0, "menu_item_id"]
+    assert "sold out" in error["msg"]
+
+
+def test_unknown_order_is_404_and_bad_id_is_422(api: TestClient) -> None:
+    assert api.get("/orders/7d1c2f7e-0000-4000-8000-000000000000").status_code == 404
+    bad = api.get("/orders/not-a-uuid")
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["path", "order_id"]
+
+
+def test_card_never_reaches_the_database(api: TestClient, tmp_path: Path) -> None:
+    assert api.post("/orders", json=order_body(api)).status_code == 202
+    engine = create_db_engine(api.database_url)  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        dump = json.dumps(
+            [
+                [list(map(str, row)) for row in conn.execute(text(f"SELECT * FROM {table}"))]
+                for table in ("orders", "order_lines", "outbox", "order_timeline")
+            ]
+        )
+    engine.dispose()
+    assert "4242424242424242" not in dump and "4242 4242" not in dump
+    assert '"123"' not in dump  # the CVC
