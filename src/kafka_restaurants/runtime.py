@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -63,7 +64,7 @@ class HealthServer:
         self._thread.join(10)
 
 
-class Stoppable:
+class Stoppable(Protocol):
     """Anything with a stop() that makes its run() return."""
 
     def stop(self) -> None: ...

@@ -213,7 +213,7 @@ def serve(
     module_name, function_name = SERVE_TARGETS[process].split(":")
     target = getattr(importlib.import_module(module_name), function_name)
     if process == "web":
-        target(settings, port=port or settings.web_port, replica_name=replica_name or "web")
+        target(settings, port=port or settings.web_port, replica_name=replica_name)
     else:
         target(settings)
 
