@@ -1,0 +1,232 @@
+"""The web process's only way to the api: server-side HTTP calls with typed answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RestaurantSummary(_Lenient):
+    id: int
+    name: str
+    style: str = ""
+    vegetarian: bool = False
+    delivery: bool = False
+    description: str = ""
+    neighbourhood: str = ""
+    opening_hours: str = ""
+
+
+class MenuItem(_Lenient):
+    id: int
+    name: str
+    description: str = ""
+    category: str = "Menu"
+    price_minor: int
+    currency: str = "ILS"
+    vegetarian: bool = False
+    available: bool = True
+
+
+class Restaurant(RestaurantSummary):
+    menu: list[MenuItem] = []
+
+    def menu_item(self, menu_item_id: int) -> MenuItem | None:
+        """The menu item with this id, if the restaurant has it."""
+        return next((item for item in self.menu if item.id == menu_item_id), None)
+
+
+class SearchPage(_Lenient):
+    restaurants: list[RestaurantSummary]
+    total: int
+
+
+class OrderLine(_Lenient):
+    menu_item_id: int
+    name: str = ""
+    quantity: int
+    unit_price_minor: int = 0
+    line_total_minor: int = 0
+
+
+class Customer(_Lenient):
+    name: str = ""
+    email: str = ""
+
+
+class Delivery(_Lenient):
+    mode: str = "pickup"
+    address: str | None = None
+
+
+class CardSummary(_Lenient):
+    brand: str = ""
+    last4: str = ""
+
+
+class TimelineEntry(_Lenient):
+    event: str
+    at: str = ""
+
+
+class Order(_Lenient):
+    order_id: str
+    status: str
+    decline_code: str | None = None
+    decline_reason: str | None = None
+    restaurant_id: int | None = None
+    restaurant_name: str = ""
+    items: list[OrderLine] = []
+    total_minor: int = 0
+    currency: str = "ILS"
+    customer: Customer = Customer()
+    delivery: Delivery = Delivery()
+    card: CardSummary | None = None
+    timeline: list[TimelineEntry] = []
+    created_at: str | None = None
+
+
+class ApiUnavailable(Exception):
+    """The api could not be reached, timed out, failed, or answered nonsense."""
+
+
+class ApiNotFound(Exception):
+    """The api has no such restaurant or order."""
+
+
+class OrderRejected(Exception):
+    """The api refused an order (4xx); `detail` is FastAPI's error detail (list or string)."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"order rejected with HTTP {status_code}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+def default_timeout() -> httpx.Timeout:
+    """Short connect timeout so a dead api turns into a 503 page quickly."""
+    return httpx.Timeout(10.0, connect=2.0)
+
+
+class ApiClient:
+    """Typed calls to the api's HTTP contract (DESIGN.md)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def search(
+        self,
+        *,
+        q: str = "",
+        style: str = "",
+        vegetarian: bool | None = None,
+        delivery: bool | None = None,
+        limit: int = 12,
+        offset: int = 0,
+    ) -> SearchPage:
+        """One page of restaurants matching the query and filters, plus the total count."""
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        if q:
+            params["q"] = q
+        if style:
+            params["restaurant_style"] = style
+        if vegetarian is not None:
+            params["vegetarian"] = "true" if vegetarian else "false"
+        if delivery is not None:
+            params["delivery"] = "true" if delivery else "false"
+        response = await self._get("/search", params=params)
+        restaurants = _parse_list(RestaurantSummary, response.json())
+        try:
+            total = int(response.headers.get("X-Total-Count", len(restaurants)))
+        except ValueError:
+            total = len(restaurants)
+        return SearchPage(restaurants=restaurants, total=total)
+
+    async def styles(self) -> list[str]:
+        """Every restaurant style, for the Style filter."""
+        body = (await self._get("/styles")).json()
+        if not isinstance(body, list):
+            raise ApiUnavailable("GET /styles did not return a list")
+        return [str(style) for style in body]
+
+    async def restaurant(self, restaurant_id: int) -> Restaurant:
+        """A restaurant with its menu; ApiNotFound when unknown."""
+        response = await self._get(f"/restaurants/{restaurant_id}")
+        return _parse(Restaurant, response.json())
+
+    async def order(self, order_id: str) -> Order:
+        """An order's current state; ApiNotFound when unknown."""
+        # The api validates the id's shape (422): an id it can't parse is an unknown order.
+        response = await self._get(f"/orders/{order_id}", not_found=(404, 422))
+        return _parse(Order, response.json())
+
+    async def place_order(self, payload: dict[str, Any], idempotency_key: str) -> str:
+        """Submit an order and return its id; OrderRejected carries the api's 4xx detail."""
+        try:
+            response = await self._http.post(
+                "/orders", json=payload, headers={"Idempotency-Key": idempotency_key}
+            )
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(f"POST /orders: {type(exc).__name__}") from None
+        if 400 <= response.status_code < 500:
+            raise OrderRejected(response.status_code, _detail(response))
+        if response.status_code >= 500:
+            raise ApiUnavailable(f"POST /orders answered {response.status_code}")
+        accepted = response.status_code in (200, 201, 202)
+        order_id = _json(response).get("order_id") if accepted else None
+        if not order_id:
+            raise ApiUnavailable(f"POST /orders answered {response.status_code} without order_id")
+        return str(order_id)
+
+    async def _get(
+        self,
+        path: str,
+        params: dict[str, str | int] | None = None,
+        not_found: tuple[int, ...] = (404,),
+    ) -> httpx.Response:
+        # Reads are idempotent, so one retry on a refused connection rides over a restart.
+        for attempt in (1, 2):
+            try:
+                response = await self._http.get(path, params=params)
+                break
+            except httpx.ConnectError as exc:
+                if attempt == 2:
+                    raise ApiUnavailable(f"GET {path}: {exc}") from None
+            except httpx.HTTPError as exc:
+                raise ApiUnavailable(f"GET {path}: {type(exc).__name__}") from None
+        if response.status_code in not_found:
+            raise ApiNotFound(path)
+        if response.status_code != 200:
+            raise ApiUnavailable(f"GET {path} answered {response.status_code}")
+        return response
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _detail(response: httpx.Response) -> Any:
+    return _json(response).get("detail", f"HTTP {response.status_code}")
+
+
+def _parse(model: type[Any], body: Any) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ApiUnavailable(f"unexpected answer for {model.__name__}: {exc}") from None
+
+
+def _parse_list(model: type[Any], body: Any) -> list[Any]:
+    if not isinstance(body, list):
+        raise ApiUnavailable(f"expected a list of {model.__name__}")
+    return [_parse(model, item) for item in body]

@@ -1,0 +1,171 @@
+"""Composition root of the web process: the customer-facing site, one stateless replica."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kafka_restaurants.settings import Settings
+from kafka_restaurants.web import routes_cart, routes_catalog, routes_orders
+from kafka_restaurants.web.api_client import ApiClient, ApiNotFound, ApiUnavailable, default_timeout
+from kafka_restaurants.web.cart import CartCookie
+from kafka_restaurants.web.checkout import PlacedOrdersCookie
+from kafka_restaurants.web.pages import (
+    STATIC_DIR,
+    CsrfRejected,
+    WebContext,
+    build_templates,
+    is_fragment_request,
+    render,
+)
+from kafka_restaurants.web.security import (
+    CSRF_COOKIE,
+    SECURITY_HEADERS,
+    CsrfTokens,
+    resolve_web_secret,
+)
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    replica_name: str | None = None,
+    api_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the web app. `api_transport` lets tests talk to an in-process api app."""
+    secret = resolve_web_secret(settings)
+    context = WebContext(
+        settings=settings,
+        templates=build_templates(settings),
+        cart_cookie=CartCookie(secret),
+        placed_cookie=PlacedOrdersCookie(secret),
+        csrf=CsrfTokens(secret),
+        replica_name=replica_name or settings.web_replica_name or socket.gethostname(),
+        secure_cookies=settings.public_base_url.startswith("https://"),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(
+            base_url=settings.api_base_url, timeout=default_timeout(), transport=api_transport
+        ) as http:
+            context.api = ApiClient(http)
+            yield
+            context.api = None
+
+    app = FastAPI(
+        title="Kafka Restaurants web",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.web = context
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(routes_catalog.router)
+    app.include_router(routes_cart.router)
+    app.include_router(routes_orders.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    @app.get("/readyz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        # Ready as soon as it serves: pages degrade to a friendly 503 while the api is away.
+        return PlainTextResponse("ok")
+
+    @app.middleware("http")
+    async def headers_and_cookies(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers["X-Served-By"] = context.replica_name
+        if request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        else:
+            # Pages carry per-browser carts and tokens: never cache them in shared caches.
+            response.headers["Cache-Control"] = "no-store"
+        if getattr(request.state, "csrf_cookie_is_new", False):
+            response.set_cookie(
+                CSRF_COOKIE,
+                request.state.csrf_cookie,
+                path="/",
+                httponly=True,
+                samesite="lax",
+                secure=context.secure_cookies,
+            )
+        return response
+
+    _add_error_pages(app)
+    return app
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    """Friendly pages (or fragments, for htmx) instead of stack traces."""
+
+    def error_page(request: Request, status_code: int, kind: str) -> HTMLResponse:
+        fragment = is_fragment_request(request)
+        template = "_error_fragment.html" if fragment else "error.html"
+        context = {"kind": kind, "status_code": status_code, "fragment": fragment}
+        return render(request, template, context, status_code=status_code)
+
+    @app.exception_handler(ApiUnavailable)
+    async def api_unavailable(request: Request, exc: ApiUnavailable) -> HTMLResponse:
+        log.warning("api unavailable for %s %s: %s", request.method, request.url.path, exc)
+        response = error_page(request, 503, "api_unavailable")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(ApiNotFound)
+    async def api_not_found(request: Request, exc: ApiNotFound) -> HTMLResponse:
+        return error_page(request, 404, "not_found")
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf_rejected(request: Request, exc: CsrfRejected) -> HTMLResponse:
+        log.info("rejected a %s to %s without a valid CSRF token", request.method, request.url.path)
+        return error_page(request, 403, "csrf")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_path(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        # Only typed path parameters can fail validation here, e.g. /restaurants/abc.
+        return error_page(request, 404, "not_found")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        kind = {404: "not_found", 405: "not_allowed"}.get(exc.status_code, "error")
+        return error_page(request, exc.status_code, kind)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> HTMLResponse:
+        log.exception("unexpected error for %s %s", request.method, request.url.path)
+        return error_page(request, 500, "error")
+
+
+def serve(settings: Settings, port: int, replica_name: str | None = None) -> None:
+    """Run one web replica with uvicorn on settings.host:port (the supervisor runs several).
+
+    The replica's name (the X-Served-By header) is `replica_name`, else WEB_REPLICA_NAME,
+    else host:port.
+    """
+    import uvicorn
+
+    name = replica_name or settings.web_replica_name or f"{socket.gethostname()}:{port}"
+    uvicorn.run(
+        create_app(settings, replica_name=name),
+        host=settings.host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )

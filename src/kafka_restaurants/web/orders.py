@@ -1,0 +1,51 @@
+"""How an order's state reads to a person."""
+
+from __future__ import annotations
+
+import re
+
+TERMINAL_STATUSES = frozenset({"confirmed", "declined", "failed"})
+_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+_STATUS_WORDS = {
+    "pending": "Pending",
+    "confirmed": "Confirmed",
+    "declined": "Declined",
+    "failed": "Failed",
+}
+
+_DECLINE_EXPLANATIONS = {
+    "card_declined": "Your bank declined the card.",
+    "insufficient_funds": "The card doesn't have enough funds for this order.",
+    "expired_card": "The card has expired.",
+    "incorrect_cvc": "The CVC doesn't match the card.",
+    "invalid_card": "The card number isn't valid.",
+    "processing_error": "The bank couldn't process the payment.",
+    "fraud_suspected": "Your bank declined the payment as a precaution.",
+}
+
+
+def status_word(status: str) -> str:
+    """The word the order page shows: "Pending", "Confirmed", "Declined" or "Failed"."""
+    return _STATUS_WORDS.get(status, status.replace("_", " ").capitalize() or "Unknown")
+
+
+def is_terminal(status: str) -> bool:
+    """True once an order can no longer change."""
+    return status in TERMINAL_STATUSES
+
+
+def decline_explanation(decline_code: str | None, decline_reason: str | None) -> str:
+    """Plain words for why a payment was declined; the api's reason when the code is new to us."""
+    known = _DECLINE_EXPLANATIONS.get(decline_code or "")
+    if known:
+        return known
+    if decline_reason:
+        reason = decline_reason.strip()
+        return reason[0].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+    return "The payment was declined."
+
+
+def valid_order_id(order_id: str) -> bool:
+    """True when the text could be an order id (keeps odd paths away from the api)."""
+    return bool(_ORDER_ID_RE.match(order_id))

@@ -1,0 +1,55 @@
+"""The order page and its live status fragment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from kafka_restaurants.web.api_client import ApiNotFound, ApiUnavailable, Order
+from kafka_restaurants.web.orders import decline_explanation, is_terminal, valid_order_id
+from kafka_restaurants.web.pages import api, render
+
+# htmx stops an `every` poll when the answer is 286; 204 means "nothing new, keep polling".
+STOP_POLLING = 286
+
+router = APIRouter()
+
+
+def _order_context(order: Order) -> dict[str, object]:
+    return {
+        "order": order,
+        "terminal": is_terminal(order.status),
+        "decline_explanation": decline_explanation(order.decline_code, order.decline_reason)
+        if order.status == "declined"
+        else "",
+    }
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+async def order_page(request: Request, order_id: str) -> HTMLResponse:
+    """An order's items, total and status; the status refreshes itself while pending."""
+    if not valid_order_id(order_id):
+        raise HTTPException(status_code=404)
+    order = await api(request).order(order_id)
+    return render(request, "order.html", _order_context(order))
+
+
+@router.get("/orders/{order_id}/status", response_class=HTMLResponse)
+async def order_status_fragment(request: Request, order_id: str, since: str = "") -> Response:
+    """The status fragment: 204 while unchanged, the new fragment when it changes.
+
+    Any replica can answer: the state comes from the api, none is kept here.
+    """
+    if not valid_order_id(order_id):
+        raise HTTPException(status_code=404)
+    try:
+        order = await api(request).order(order_id)
+    except (ApiUnavailable, ApiNotFound):
+        # A blip (api restarting, replica changing) must not break the page: poll again.
+        return Response(status_code=204)
+    if order.status == since and not is_terminal(order.status):
+        return Response(status_code=204)
+    response = render(request, "_order_status.html", _order_context(order))
+    if is_terminal(order.status):
+        response.status_code = STOP_POLLING
+    return response

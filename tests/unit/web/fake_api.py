@@ -1,0 +1,139 @@
+"""An in-memory stand-in for the api's HTTP contract, for web tests without I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+def restaurant(
+    rid: int, name: str, *, delivery: bool = True, style: str = "Israeli"
+) -> dict[str, Any]:
+    """A restaurant as GET /restaurants/{id} returns it, with a small menu."""
+    return {
+        "id": rid,
+        "name": name,
+        "style": style,
+        "vegetarian": True,
+        "delivery": delivery,
+        "description": f"About {name}",
+        "neighbourhood": "Florentin",
+        "opening_hours": "12:00-23:00",
+        "menu": [
+            {
+                "id": rid * 100 + 1,
+                "name": "Hummus",
+                "description": "Warm",
+                "category": "Mains",
+                "price_minor": 4200,
+                "currency": "ILS",
+                "vegetarian": True,
+                "available": True,
+            },
+            {
+                "id": rid * 100 + 2,
+                "name": "Lemonade",
+                "description": "",
+                "category": "Drinks",
+                "price_minor": 1200,
+                "currency": "ILS",
+                "vegetarian": True,
+                "available": True,
+            },
+            {
+                "id": rid * 100 + 3,
+                "name": "Gone",
+                "description": "",
+                "category": "Drinks",
+                "price_minor": 900,
+                "currency": "ILS",
+                "vegetarian": True,
+                "available": False,
+            },
+        ],
+    }
+
+
+@dataclass
+class FakeApi:
+    """Answers like the api; `down` makes every call fail to connect."""
+
+    restaurants: dict[int, dict[str, Any]] = field(default_factory=dict)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    order_requests: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    reject_with: list[dict[str, Any]] | None = None
+    down: bool = False
+    orders_time_out: bool = False
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        path = request.url.path
+        if path == "/styles":
+            return httpx.Response(200, json=sorted({r["style"] for r in self.restaurants.values()}))
+        if path == "/search":
+            q = request.url.params.get("q", "").lower()
+            found = [
+                {k: v for k, v in r.items() if k != "menu"}
+                for r in self.restaurants.values()
+                if q in r["name"].lower()
+            ]
+            return httpx.Response(200, json=found, headers={"X-Total-Count": str(len(found))})
+        if path.startswith("/restaurants/"):
+            found_r = self.restaurants.get(int(path.rsplit("/", 1)[1]))
+            if found_r is None:
+                return httpx.Response(404, json={"detail": "Restaurant not found"})
+            return httpx.Response(200, json=found_r)
+        if path == "/orders" and request.method == "POST":
+            if self.orders_time_out:
+                raise httpx.ReadTimeout("api too slow", request=request)
+            body = json.loads(request.content)
+            self.order_requests.append((body, request.headers.get("Idempotency-Key")))
+            if self.reject_with is not None:
+                return httpx.Response(422, json={"detail": self.reject_with})
+            order_id = f"order-{len(self.order_requests)}"
+            self.orders[order_id] = self._order(order_id, body)
+            return httpx.Response(202, json={"order_id": order_id, "status": "pending"})
+        if path.startswith("/orders/"):
+            order = self.orders.get(path.rsplit("/", 1)[1])
+            if order is None:
+                return httpx.Response(404, json={"detail": "Order not found"})
+            return httpx.Response(200, json=order)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    def _order(self, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.restaurants[body["restaurant_id"]]
+        return {
+            "order_id": order_id,
+            "status": "pending",
+            "decline_code": None,
+            "decline_reason": None,
+            "restaurant_id": r["id"],
+            "restaurant_name": r["name"],
+            "items": [
+                {
+                    "menu_item_id": i["menu_item_id"],
+                    "name": "Hummus",
+                    "quantity": i["quantity"],
+                    "unit_price_minor": 4200,
+                    "line_total_minor": 4200 * i["quantity"],
+                }
+                for i in body["items"]
+            ],
+            "total_minor": sum(4200 * i["quantity"] for i in body["items"]),
+            "currency": "ILS",
+            "customer": {"name": body["name"], "email": body["email"]},
+            "delivery": {
+                "mode": "delivery" if body.get("delivery_address") else "pickup",
+                "address": body.get("delivery_address"),
+            },
+            "card": {"brand": "visa", "last4": body["card"]["number"][-4:]},
+            "timeline": [{"event": "order_placed", "at": "2025-01-01T12:00:00Z"}],
+            "created_at": "2025-01-01T12:00:00Z",
+        }
