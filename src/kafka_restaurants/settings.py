@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     web_replicas: int = Field(default=2, ge=1, alias="WEB_REPLICAS")
     web_replica_base_port: int = Field(default=8101, alias="WEB_REPLICA_BASE_PORT")
     transactions_health_port: int = Field(default=5201, alias="TRANSACTIONS_HEALTH_PORT")
+    transactions_concurrency: int = Field(default=16, ge=1, alias="TRANSACTIONS_CONCURRENCY")
     mailer_health_port: int = Field(default=5301, alias="MAILER_HEALTH_PORT")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")
     # Signs the web cart/CSRF cookies; unset means a random secret kept in DATA_DIR/web_secret.

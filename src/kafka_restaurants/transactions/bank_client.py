@@ -1,0 +1,94 @@
+"""The bank's charge API over HTTP: one pooled keep-alive client per process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import TracebackType
+from typing import Any
+
+import httpx
+from prometheus_client import Counter, Histogram
+
+from kafka_restaurants.transactions.charging import (
+    BankAnswer,
+    BankReply,
+    BankUnreachable,
+    ChargeRequest,
+)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# Connecting is local and quick or not happening; a charge may legitimately take a few seconds.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0, pool=10.0)
+
+BANK_CALLS = Counter(
+    "bank_charge_requests_total", "Charge requests sent to the bank, by answer", ["answer"]
+)
+BANK_SECONDS = Histogram("bank_charge_seconds", "Time for the bank to answer a charge request")
+
+
+class BankClient:
+    """Sends charge requests; every answer, even no answer, comes back as a `BankAnswer`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_connections: int = 64,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        )
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, limits=limits, transport=transport
+        )
+
+    async def charge(self, request: ChargeRequest) -> BankAnswer:
+        """POST /v1/charges with the request's Idempotency-Key."""
+        started = time.perf_counter()
+        try:
+            response = await self._http.post(
+                "/v1/charges",
+                json=request.body(),
+                headers={IDEMPOTENCY_HEADER: request.idempotency_key},
+            )
+        except httpx.TimeoutException as exc:
+            BANK_CALLS.labels("timeout").inc()
+            return BankUnreachable(f"timed out ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            BANK_CALLS.labels("unreachable").inc()
+            return BankUnreachable(f"{type(exc).__name__}: {exc}")
+        finally:
+            BANK_SECONDS.observe(time.perf_counter() - started)
+        BANK_CALLS.labels(str(response.status_code)).inc()
+        return BankReply(response.status_code, _json_object(response))
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> BankClient:
+        return self
+
+    async def __aexit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {"detail": body}

@@ -1,0 +1,177 @@
+"""The payment rule: what charging an order's card means for the order, as plain functions.
+
+Each `OrderPlaced` ends in exactly one visible outcome: `OrderConfirmed` when the bank charged
+the card, `OrderDeclined` when it declined it or refused the request for good. Transient bank
+trouble is a `Retry` (safe: the charge's Idempotency-Key is the order id, so the bank never
+charges twice), and a message that is not a valid `OrderPlaced` is a `DeadLetter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kafka_restaurants.events import (
+    ORDER_CONFIRM,
+    ORDER_DECLINED,
+    InvalidEvent,
+    OrderConfirmed,
+    OrderDeclined,
+    OrderPlaced,
+    decode,
+)
+from kafka_restaurants.messaging.outcomes import (
+    DeadLetter,
+    Done,
+    Incoming,
+    Outcome,
+    Outgoing,
+    Retry,
+)
+
+# The code an order gets when the bank refused the request itself rather than the card.
+PAYMENT_FAILED = "payment_failed"
+
+# What the customer reads on the order page, by the bank's decline code.
+DECLINE_REASONS: dict[str, str] = {
+    "card_declined": "The card was declined.",
+    "insufficient_funds": "The card has insufficient funds.",
+    "expired_card": "The card has expired.",
+    "incorrect_cvc": "The card's security code is incorrect.",
+    "lost_card": "The card was declined.",
+    "stolen_card": "The card was declined.",
+}
+GENERIC_DECLINE_REASON = "The card was declined."
+
+# Answers that say "not now": the same request may well succeed later.
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+# Answers that say "never": repeating the same request cannot change them.
+PERMANENT_REFUSALS: dict[int, str] = {
+    400: "The payment could not be processed: the bank rejected the request.",
+    404: "The payment could not be processed: the bank does not know this card. "
+    "Please place the order again.",
+    409: "The payment could not be processed: the bank already has a different payment "
+    "for this order.",
+    422: "The payment could not be processed: the bank rejected the payment details.",
+}
+
+
+@dataclass(frozen=True)
+class OutputTopics:
+    """Where the results go; tests point these at topics of their own."""
+
+    confirmed: str = ORDER_CONFIRM
+    declined: str = ORDER_DECLINED
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One charge to send to the bank: the Idempotency-Key header and the JSON body."""
+
+    idempotency_key: str
+    token: str
+    amount: int
+    currency: str
+    reference: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "amount": self.amount,
+            "currency": self.currency,
+            "reference": self.reference,
+        }
+
+
+@dataclass(frozen=True)
+class BankReply:
+    """An HTTP answer from the bank: its status code and JSON body (empty when not JSON)."""
+
+    status_code: int
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BankUnreachable:
+    """No answer from the bank: connection refused, timed out, or cut off mid-way."""
+
+    reason: str
+
+
+BankAnswer = BankReply | BankUnreachable
+
+
+def read_order(message: Incoming) -> OrderPlaced:
+    """The `OrderPlaced` in a consumed message; raises InvalidEvent when it is not one."""
+    order = decode(message.value, message.headers, OrderPlaced)
+    if message.key is not None and message.key != order.order_id.encode():
+        raise InvalidEvent(
+            f"message key {message.key!r} does not match order_id {order.order_id!r}"
+        )
+    return order
+
+
+def charge_request(order: OrderPlaced) -> ChargeRequest:
+    """The bank charge for an order: keyed and referenced by the order id, for the order total."""
+    return ChargeRequest(
+        idempotency_key=order.order_id,
+        token=order.payment.token,
+        amount=order.order.total_minor,
+        currency=order.order.currency,
+        reference=order.order_id,
+    )
+
+
+def decline_reason(decline_code: str) -> str:
+    """Plain words for a decline code, for the customer."""
+    return DECLINE_REASONS.get(decline_code, GENERIC_DECLINE_REASON)
+
+
+def charge_for_order(
+    order: OrderPlaced, answer: BankAnswer, topics: OutputTopics | None = None
+) -> Outcome:
+    """What happens to `order` given the bank's answer to its charge."""
+    topics = topics or OutputTopics()
+    if isinstance(answer, BankUnreachable):
+        return Retry(f"bank unreachable: {answer.reason}")
+    status = answer.status_code
+    if status in (200, 201):
+        return _settled_charge(order, answer.body, topics)
+    if status >= 500 or status in TRANSIENT_STATUSES:
+        return Retry(f"bank answered {status}: {_error_text(answer.body)}")
+    if status in PERMANENT_REFUSALS:
+        return _declined(order, PAYMENT_FAILED, PERMANENT_REFUSALS[status], topics)
+    # Anything else (401, 403, a redirect...) is our configuration, not the customer's card:
+    # keep the order and retry rather than decline it for a reason the customer cannot fix.
+    return Retry(f"unexpected bank answer {status}: {_error_text(answer.body)}")
+
+
+def _settled_charge(order: OrderPlaced, body: Mapping[str, Any], topics: OutputTopics) -> Outcome:
+    status = body.get("status")
+    charge_id = body.get("charge_id")
+    if status == "succeeded" and isinstance(charge_id, str) and charge_id:
+        confirmed = OrderConfirmed(order_id=order.order_id, order=order.order, charge_id=charge_id)
+        return Done((Outgoing(topics.confirmed, confirmed),))
+    if status == "declined":
+        code = body.get("decline_code")
+        code = code if isinstance(code, str) and code else "card_declined"
+        return _declined(order, code, decline_reason(code), topics)
+    # A 2xx we cannot read: the charge's fate is unknown, and asking again with the same
+    # Idempotency-Key is safe, so ask again rather than guess.
+    return Retry(f"unreadable bank answer: status={status!r} charge_id={charge_id!r}")
+
+
+def _declined(order: OrderPlaced, code: str, reason: str, topics: OutputTopics) -> Done:
+    declined = OrderDeclined(order_id=order.order_id, decline_code=code, reason=reason)
+    return Done((Outgoing(topics.declined, declined),))
+
+
+def _error_text(body: Mapping[str, Any]) -> str:
+    text = body.get("error") or body.get("message") or body.get("detail") or "no details"
+    return str(text)[:300]
+
+
+def dead_letter_for(error: InvalidEvent) -> DeadLetter:
+    """Park a message that is not a valid order, saying why."""
+    return DeadLetter(str(error))
