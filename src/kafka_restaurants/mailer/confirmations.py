@@ -1,0 +1,172 @@
+"""Handling a batch of OrderConfirmed events: skip what was sent, send the rest, record, decide.
+
+Per order: already recorded -> Done (a duplicate); sent -> recorded, then Done; refused for
+good (5xx) -> recorded as failed, then Done; SMTP trouble -> Retry, nothing recorded, so the
+offset stays uncommitted; not a valid event -> DeadLetter. The offset commits only after the
+consumer loop has our outcomes, so a mail is recorded before its message is moved past.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from prometheus_client import Counter
+
+from kafka_restaurants.events import InvalidEvent, OrderConfirmed, decode
+from kafka_restaurants.mailer.records import FAILED, SENT, ConfirmationRecord
+from kafka_restaurants.mailer.rendering import (
+    build_confirmation,
+    envelope_sender,
+    message_id_for,
+)
+from kafka_restaurants.mailer.smtp import Outgoing, SendFailed, SendResult, Sent
+from kafka_restaurants.mailer.tables import ORDER_ID_MAX
+from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+
+log = logging.getLogger(__name__)
+
+CONFIRMATIONS = Counter(
+    "mailer_confirmations_total",
+    "Confirmation emails by result: sent, duplicate, refused, retry, invalid",
+    ["result"],
+)
+
+
+class Records(Protocol):
+    """Where handled confirmations are remembered."""
+
+    def handled_among(self, order_ids: Iterable[str]) -> set[str]: ...
+
+    def record(self, records: Sequence[ConfirmationRecord]) -> None: ...
+
+
+class Transport(Protocol):
+    """What sends the messages."""
+
+    def send_all(self, outgoing: Sequence[Outgoing]) -> list[SendResult]: ...
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The sender address and the website the email links to."""
+
+    mail_from: str
+    public_base_url: str
+
+
+def parse_confirmation(message: Incoming) -> OrderConfirmed:
+    """The OrderConfirmed in `message`, or InvalidEvent saying why it is not one we can mail."""
+    event = decode(message.value, message.headers, OrderConfirmed)
+    if len(event.order_id) > ORDER_ID_MAX or not event.order_id.strip():
+        raise InvalidEvent(f"order_id must be 1..{ORDER_ID_MAX} characters")
+    return event
+
+
+class ConfirmationMailer:
+    """Turns OrderConfirmed messages into one confirmation email per order."""
+
+    def __init__(
+        self,
+        records: Records,
+        transport: Transport,
+        mail: MailSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.records = records
+        self.transport = transport
+        self.mail = mail
+        self.clock = clock
+
+    def handle_batch(self, batch: list[Incoming]) -> list[Outcome]:
+        """One outcome per message of `batch`, in order."""
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        events: dict[int, OrderConfirmed] = {}
+        for index, message in enumerate(batch):
+            try:
+                events[index] = parse_confirmation(message)
+            except InvalidEvent as exc:
+                CONFIRMATIONS.labels("invalid").inc()
+                outcomes[index] = DeadLetter(str(exc))
+        if not events:
+            return [o for o in outcomes if o is not None]
+
+        try:
+            handled = self.records.handled_among(e.order_id for e in events.values())
+        except Exception as exc:  # the database is down: nothing can be decided yet
+            log.warning("cannot read sent confirmations, will retry: %s", exc)
+            return [o or Retry(f"sent-record unavailable: {exc}") for o in outcomes]
+
+        # The first message of each order is sent; later copies in the batch share its outcome.
+        first_of: dict[str, int] = {}
+        to_send: list[tuple[int, OrderConfirmed, Outgoing]] = []
+        for index, event in events.items():
+            if event.order_id in handled:
+                CONFIRMATIONS.labels("duplicate").inc()
+                log.info("confirmation for order %s already handled; skipping", event.order_id)
+                outcomes[index] = Done()
+            elif event.order_id not in first_of:
+                first_of[event.order_id] = index
+                try:
+                    to_send.append((index, event, self._outgoing(event)))
+                except Exception as exc:  # a template bug must not stop the other orders
+                    log.exception("cannot render the confirmation of order %s", event.order_id)
+                    CONFIRMATIONS.labels("invalid").inc()
+                    outcomes[index] = DeadLetter(f"cannot render the confirmation: {exc}")
+
+        results = self.transport.send_all([outgoing for _, _, outgoing in to_send])
+        to_record: list[tuple[int, ConfirmationRecord]] = []
+        for (index, event, outgoing), result in zip(to_send, results, strict=True):
+            if isinstance(result, Sent):
+                to_record.append((index, self._record(event, outgoing, SENT)))
+            elif result.permanent:
+                log.warning(
+                    "confirmation for order %s refused for good: %s", event.order_id, result.reason
+                )
+                to_record.append((index, self._record(event, outgoing, FAILED, result)))
+            else:
+                CONFIRMATIONS.labels("retry").inc()
+                outcomes[index] = Retry(result.reason)
+
+        try:
+            self.records.record([record for _, record in to_record])
+        except Exception as exc:  # sent but not recorded: a retry may resend (same Message-ID)
+            log.error("could not record %d sent confirmations: %s", len(to_record), exc)
+            for index, _ in to_record:
+                outcomes[index] = Retry(f"could not record the sent confirmation: {exc}")
+        else:
+            for index, record in to_record:
+                CONFIRMATIONS.labels(SENT if record.status == SENT else "refused").inc()
+                outcomes[index] = Done()
+
+        for index, event in events.items():
+            if outcomes[index] is None:  # a later copy of an order sent in this batch
+                outcomes[index] = outcomes[first_of[event.order_id]]
+        return [o if o is not None else Retry("not handled") for o in outcomes]
+
+    def _outgoing(self, event: OrderConfirmed) -> Outgoing:
+        message = build_confirmation(event, self.mail.mail_from, self.mail.public_base_url)
+        return Outgoing(
+            message=message,
+            sender=envelope_sender(self.mail.mail_from),
+            recipient=event.order.customer.email,
+        )
+
+    def _record(
+        self,
+        event: OrderConfirmed,
+        outgoing: Outgoing,
+        status: str,
+        failure: SendFailed | None = None,
+    ) -> ConfirmationRecord:
+        return ConfirmationRecord(
+            order_id=event.order_id,
+            message_id=message_id_for(event.order_id),
+            recipient=outgoing.recipient,
+            status=status,
+            sent_at=self.clock(),
+            error=failure.reason[:2000] if failure else None,
+        )

@@ -1,0 +1,82 @@
+"""The record of confirmations already handled, keyed by order id: what makes a resend a skip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from kafka_restaurants.mailer.tables import SentConfirmation
+
+SENT = "sent"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ConfirmationRecord:
+    """One handled confirmation, as stored."""
+
+    order_id: str
+    message_id: str
+    recipient: str
+    status: str
+    sent_at: datetime
+    error: str | None = None
+
+
+class SentRecords:
+    """Sent-confirmation rows in the mailer's database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def handled_among(self, order_ids: Iterable[str]) -> set[str]:
+        """Which of `order_ids` already have a record (sent or refused for good)."""
+        wanted = list(set(order_ids))
+        if not wanted:
+            return set()
+        query = select(SentConfirmation.order_id).where(SentConfirmation.order_id.in_(wanted))
+        with self.engine.connect() as conn:
+            return set(conn.scalars(query))
+
+    def record(self, records: Sequence[ConfirmationRecord]) -> None:
+        """Store `records` in one transaction; an order already recorded keeps its first row."""
+        if not records:
+            return
+        rows: list[dict[str, Any]] = [
+            {
+                "order_id": r.order_id,
+                "message_id": r.message_id,
+                "recipient": r.recipient,
+                "status": r.status,
+                "error": r.error,
+                "sent_at": r.sent_at,
+            }
+            for r in records
+        ]
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(SentConfirmation).on_conflict_do_nothing(index_elements=["order_id"])
+        with self.engine.begin() as conn:
+            conn.execute(statement, rows)
+
+    def get(self, order_id: str) -> ConfirmationRecord | None:
+        """The record of `order_id`, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(SentConfirmation.__table__).where(SentConfirmation.order_id == order_id)
+            ).first()
+        if row is None:
+            return None
+        return ConfirmationRecord(
+            order_id=row.order_id,
+            message_id=row.message_id,
+            recipient=row.recipient,
+            status=row.status,
+            sent_at=row.sent_at,
+            error=row.error,
+        )

@@ -1,0 +1,37 @@
+"""Tables owned by the mailer: one row per order whose confirmation was sent (or refused)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ORDER_ID_MAX = 255
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class SentConfirmation(Base):
+    """The confirmation of one order: `sent`, or `failed` when the server refused it for good."""
+
+    __tablename__ = "mailer_sent_confirmations"
+
+    order_id: Mapped[str] = mapped_column(String(ORDER_ID_MAX), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(400))
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
