@@ -1,0 +1,147 @@
+"""deploy/compose.yaml: parses, starts in order, limits memory, uses known images and files."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import Any
+
+from kafka_restaurants.settings import Settings
+from tests.deploy.tools import DEPLOY, ROOT
+
+# Images compose may pull: Docker official images and the projects' own official images.
+OFFICIAL_IMAGES = {"postgres", "apache/kafka", "nginx", "axllent/mailpit"}
+APP_IMAGE = "kafka-restaurants"
+SETTINGS_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
+IMAGE_NAMES = {"HEALTHCHECK_PORT", "HEALTHCHECK_PATH"}
+SECRET_NAMES = {"POSTGRES_PASSWORD", "CART_SECRET"}
+
+
+def _with_defaults(value: str) -> str:
+    """`${TAG:-0.1.0}` -> `0.1.0`: what compose substitutes when the variable is unset."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def _services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+def _one_shots(compose: dict[str, Any]) -> set[str]:
+    """Services others wait on to finish (migrations, topics): they need no health check."""
+    return {
+        dependency
+        for service in _services(compose).values()
+        for dependency, condition in (service.get("depends_on") or {}).items()
+        if condition["condition"] == "service_completed_successfully"
+    }
+
+
+def test_every_service_has_a_health_check_and_a_memory_limit(compose: dict[str, Any]) -> None:
+    one_shots = _one_shots(compose)
+    for name, service in _services(compose).items():
+        limit = service["deploy"]["resources"]["limits"]["memory"]
+        assert re.fullmatch(r"\d+[MG]", limit), f"{name}: memory limit {limit!r}"
+        if name in one_shots:
+            assert service["restart"] == "no", f"{name} runs once"
+            continue
+        test = service["healthcheck"]["test"]
+        assert test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1, name
+
+
+def test_start_order_waits_on_health_and_only_names_real_services(
+    compose: dict[str, Any],
+) -> None:
+    services = _services(compose)
+    for name, service in services.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            assert condition["condition"] in {"service_healthy", "service_completed_successfully"}
+    expected = {
+        "migrate": {"postgres"},
+        "create-topics": {"kafka"},
+        "api": {"migrate", "create-topics", "bank"},
+        "transactions": {"create-topics", "bank"},
+        "mailer": {"migrate", "create-topics", "mailpit"},
+        "web-1": {"api"},
+        "web-2": {"api"},
+        "lb": {"web-1", "web-2"},
+    }
+    for name, dependencies in expected.items():
+        assert set(services[name]["depends_on"]) == dependencies, name
+
+
+def test_images_are_ours_or_official_and_pinned(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        image = _with_defaults(service["image"])
+        repository, _, tag = image.rpartition(":")
+        assert tag and tag != "latest", f"{name}: {image} is not pinned"
+        if repository == APP_IMAGE:
+            assert service["build"]["context"] == ".."
+            assert (DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+        else:
+            assert repository in OFFICIAL_IMAGES, f"{name}: {image} is not an official image"
+    kafka = _services(compose)["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert "broker,controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"], "KRaft mode"
+    mailpit = _services(compose)["mailpit"]
+    assert {"127.0.0.1:1025:1025", "127.0.0.1:8025:8025"} <= set(mailpit["ports"])
+    assert "8088:8088" in _services(compose)["lb"]["ports"]
+
+
+def test_mounted_files_exist_in_the_repository(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).is_file(), f"{name} mounts missing {source}"
+            else:
+                assert source in compose["volumes"], f"{name}: unknown named volume {source}"
+    assert "postgres-data" in compose["volumes"]
+
+
+def test_app_services_get_only_variables_the_code_reads(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        if not service["image"].startswith(f"{APP_IMAGE}:"):
+            continue
+        environment = service["environment"]
+        unknown = set(environment) - SETTINGS_NAMES - IMAGE_NAMES
+        assert not unknown, f"{name}: variables no code reads: {unknown}"
+        assert environment["HOST"] == "0.0.0.0"
+        assert service["read_only"] is True and "/tmp" in service["tmpfs"]
+        assert environment["DATA_DIR"].startswith("/tmp/")
+        assert service["cap_drop"] == ["ALL"]
+    web = _services(compose)["web-1"]["environment"]
+    assert web["API_URL"] == "http://api:5000" and "CART_SECRET" in web
+
+
+def test_secrets_are_interpolated_from_the_ignored_env_file_never_literal() -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    for secret in SECRET_NAMES:
+        for value in re.findall(rf"^\s*{secret}:\s*(\S+)", text, re.MULTILINE):
+            assert value.startswith(f"${{{secret}:?"), f"{secret} must come from deploy/.env"
+    assert "${POSTGRES_PASSWORD:?" in text.split("DATABASE_URL:")[1].splitlines()[0]
+
+
+def test_load_balancer_runs_the_committed_render_of_the_shared_template(
+    compose: dict[str, Any],
+) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "render_compose_nginx", DEPLOY / "render_compose_nginx.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (DEPLOY / "nginx" / "compose.conf").read_text()
+    assert committed == module.compose_nginx_config(), (
+        "deploy/nginx/compose.conf is stale: run .venv/bin/python deploy/render_compose_nginx.py"
+    )
+    lb = _services(compose)["lb"]
+    assert "./nginx/compose.conf:/etc/nginx/nginx.conf:ro" in lb["volumes"]
+    # Its upstreams are the web services of compose, on the port they listen on.
+    services = _services(compose)
+    for upstream in module.UPSTREAMS:
+        host, port = upstream.split(":")
+        assert host in services, upstream
+        assert ["--port", port] == services[host]["command"][2:4], upstream
+    assert f"listen {module.LISTEN_PORT};" in committed
+    assert (ROOT / "deploy" / "nginx" / "nginx.conf.j2").is_file()
