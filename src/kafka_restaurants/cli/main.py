@@ -190,6 +190,42 @@ def topics() -> None:
         typer.echo(f"{name:<22} {partitions} partitions")
 
 
+dlq_app = typer.Typer(help="Inspect and replay dead letters (messages no consumer could handle).")
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Annotated[str, typer.Argument(help="The consumed topic, e.g. order")],
+) -> None:
+    """Show each dead letter of TOPIC: where it came from and why it failed."""
+    from kafka_restaurants.messaging.dead_letters import list_dead_letters
+
+    letters = list_dead_letters(_settings().bootstrap_servers, topic)
+    for letter in letters:
+        key = (letter.key or b"").decode(errors="replace")
+        source = (
+            f"{letter.header('dlq.original_topic')}[{letter.header('dlq.original_partition')}]"
+            f"@{letter.header('dlq.original_offset')}"
+        )
+        typer.echo(
+            f"{letter.partition}:{letter.offset}  key={key}  from={source}  "
+            f"at={letter.header('dlq.failed_at')}\n    {letter.header('dlq.error')[:300]}"
+        )
+    typer.echo(f"{len(letters)} dead letter(s) in {topic}.DLQ")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Annotated[str, typer.Argument(help="The consumed topic, e.g. order")],
+) -> None:
+    """Re-publish TOPIC's dead letters to TOPIC (each one once), e.g. after a fix."""
+    from kafka_restaurants.messaging.dead_letters import replay_dead_letters
+
+    count = replay_dead_letters(_settings().bootstrap_servers, topic)
+    typer.echo(f"Replayed {count} dead letter(s) to {topic}.")
+
+
 @app.command()
 def serve(
     process: Annotated[

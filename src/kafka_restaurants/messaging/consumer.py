@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,6 +49,16 @@ BATCH_SECONDS = Histogram(
 )
 
 
+STALLED_EXIT_CODE = 75
+
+
+def exit_process(reason: str) -> None:
+    """Crash-only recovery: leave the process so its supervisor starts a fresh one."""
+    log.critical("%s; exiting so a fresh process takes over", reason)
+    logging.shutdown()
+    os._exit(STALLED_EXIT_CODE)
+
+
 @dataclass(frozen=True)
 class ConsumerSettings:
     """How one consumer process reads, and whether it writes transactionally."""
@@ -60,6 +71,10 @@ class ConsumerSettings:
     poll_timeout: float = 0.2
     backoff_base: float = 0.2
     backoff_cap: float = 30.0
+    # librdkafka can block past its own timeouts when the broker it cached as coordinator comes
+    # back as a new incarnation (seen with a single broker killed and restarted). A commit that
+    # takes longer than this is treated as stuck for good.
+    commit_stall_seconds: float = 60.0
 
 
 @dataclass
@@ -101,9 +116,18 @@ def dead_letter_headers(incoming: Incoming, reason: str, group_id: str) -> Heade
 class EventConsumer:
     """Runs a handler over a consumer group until `stop()` is called."""
 
-    def __init__(self, settings: ConsumerSettings, handler: Handler) -> None:
+    def __init__(
+        self,
+        settings: ConsumerSettings,
+        handler: Handler,
+        on_stall: Callable[[str], None] = exit_process,
+    ) -> None:
         self.settings = settings
         self.handler = handler
+        self.on_stall = on_stall
+        self._commit_deadline: float | None = None
+        self._producer_config: dict[str, object] = {}
+        self._cluster_was_down = False
         self._stopping = False
         self._running = False
         self._paused: dict[PartitionKey, _Paused] = {}
@@ -138,7 +162,7 @@ class EventConsumer:
                 "error_cb": self._on_client_error,
             }
         )
-        producer_config = {
+        self._producer_config = {
             "bootstrap.servers": s.bootstrap_servers,
             "enable.idempotence": True,
             "acks": "all",
@@ -146,15 +170,18 @@ class EventConsumer:
             "error_cb": self._on_client_error,
         }
         if s.transactional:
-            producer_config["transactional.id"] = (
+            self._producer_config["transactional.id"] = (
                 f"{s.group_id}-{socket.gethostname()}-{os.getpid()}"
             )
-        self._producer = Producer(producer_config)
-        if s.transactional:
-            self._producer.init_transactions(60)
+            # A process that dies mid-transaction holds back read_committed readers of the
+            # topics it wrote to until the coordinator aborts it: keep that short.
+            self._producer_config["transaction.timeout.ms"] = 30000
+        self._producer = self._new_producer()
         self._consumer.subscribe(list(s.topics), on_revoke=self._on_revoke, on_lost=self._on_revoke)
         self._running = True
         log.info("consuming %s as group %s", ",".join(s.topics), s.group_id)
+        watchdog = threading.Thread(target=self._watch_commits, name="commit-watchdog", daemon=True)
+        watchdog.start()
         try:
             while not self._stopping:
                 self._resume_due()
@@ -205,7 +232,26 @@ class EventConsumer:
             self._paused.pop((tp.topic, tp.partition), None)
 
     def _on_client_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._cluster_was_down = True
         log.warning("kafka client: %s", error)
+
+    def _new_producer(self) -> Producer:
+        producer = Producer(self._producer_config)
+        if self.settings.transactional:
+            producer.init_transactions(60)
+        return producer
+
+    def _renew_producer_after_outage(self) -> None:
+        # A transactional producer that lived through the whole cluster going away can block
+        # in send_offsets_to_transaction (stale coordinator); a fresh one starts clean.
+        if not (self._cluster_was_down and self.settings.transactional):
+            return
+        log.info("cluster was unreachable; renewing the transactional producer")
+        self._cluster_was_down = False
+        if self._producer is not None:
+            self._producer.flush(5)
+        self._producer = self._new_producer()
 
     # -- settling -----------------------------------------------------------------------------
 
@@ -258,13 +304,28 @@ class EventConsumer:
                 offsets.append(TopicPartition(topic, partition, next_offset))
         if not offsets:
             return
-        committed = (
-            self._commit_in_transaction(records, offsets)
-            if self.settings.transactional
-            else self._commit_after_delivery(records, offsets)
-        )
+        self._commit_deadline = time.monotonic() + self.settings.commit_stall_seconds
+        try:
+            committed = (
+                self._commit_in_transaction(records, offsets)
+                if self.settings.transactional
+                else self._commit_after_delivery(records, offsets)
+            )
+        finally:
+            self._commit_deadline = None
         if not committed:
             self._rewind(first_offsets)
+
+    def _watch_commits(self) -> None:
+        while self._running:
+            deadline = self._commit_deadline
+            if deadline is not None and time.monotonic() > deadline:
+                self.on_stall(
+                    f"a Kafka commit for group {self.settings.group_id} has not returned in "
+                    f"{self.settings.commit_stall_seconds:.0f}s"
+                )
+                return
+            time.sleep(0.5)
 
     def _retry_later(self, incoming: Incoming, reason: str) -> None:
         assert self._consumer is not None
@@ -294,6 +355,7 @@ class EventConsumer:
         records: list[Record],
         offsets: list[TopicPartition],
     ) -> bool:
+        self._renew_producer_after_outage()
         assert self._producer is not None and self._consumer is not None
         producer = self._producer
         try:
@@ -301,9 +363,9 @@ class EventConsumer:
             for topic, key, value, headers in records:
                 producer.produce(topic, value=value, key=key, headers=headers)
             producer.send_offsets_to_transaction(
-                offsets, self._consumer.consumer_group_metadata(), 30
+                offsets, self._consumer.consumer_group_metadata(), 10
             )
-            producer.commit_transaction(60)
+            producer.commit_transaction(30)
             return True
         except KafkaException as exc:
             error: KafkaError = exc.args[0]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from kafka_restaurants.events import OrderDeclined, decode
-from kafka_restaurants.messaging.broker import ensure_topics
+from kafka_restaurants.messaging.broker import KafkaBroker, ensure_topics
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
 from kafka_restaurants.messaging.outcomes import (
     DeadLetter,
@@ -21,6 +24,7 @@ from kafka_restaurants.messaging.outcomes import (
     Retry,
 )
 from tests.fixtures.components import wait_for
+from tests.fixtures.kafka import distinct_free_ports, kafka_libs_or_skip
 from tests.fixtures.kafka_io import committed_offsets, consume_all, produce
 
 
@@ -148,3 +152,37 @@ def test_retry_waits_on_one_partition_while_the_other_flows(
     keys = [m.key().decode() for m in everything]
     assert sorted(keys) == sorted(["stuck", "after"] + [f"free-{i}" for i in range(5)])
     assert keys.count("stuck") == 1
+
+
+def test_transactional_consumer_carries_on_after_the_broker_is_killed(tmp_path: Path) -> None:
+    """Crash the whole (one-node) cluster: the loop renews its producer and keeps committing."""
+    lib_dir = kafka_libs_or_skip()
+    port, controller_port = distinct_free_ports(2)
+    broker = KafkaBroker(
+        data_dir=tmp_path, port=port, controller_port=controller_port, lib_dir=lib_dir
+    )
+    broker.start(tmp_path / "kafka.log")
+    try:
+        broker.wait_until_ready(120)
+        bootstrap = broker.bootstrap
+        ensure_topics(bootstrap, {"in": 2, "in.DLQ": 1, "out": 1})
+        stalls: list[str] = []
+        consumer = EventConsumer(
+            ConsumerSettings(bootstrap, "g", ("in",), transactional=True),
+            forward_to("out"),
+            on_stall=stalls.append,
+        )
+        for _ in run_in_thread(consumer):
+            produce(bootstrap, "in", [(b"before", declined("before"), None)])
+            assert len(consume_all(bootstrap, "out", expected=1)) == 1
+            assert broker.pid is not None
+            os.kill(broker.pid, signal.SIGKILL)
+            wait_for(lambda: not broker.is_running(), what="broker gone")
+            broker.start(tmp_path / "kafka-restarted.log")
+            broker.wait_until_ready(120)
+            produce(bootstrap, "in", [(b"after", declined("after"), None)])
+            found = consume_all(bootstrap, "out", expected=2, timeout=90)
+            assert sorted(m.key() for m in found) == [b"after", b"before"]
+        assert stalls == []
+    finally:
+        broker.stop()

@@ -1,0 +1,93 @@
+"""Event schemas: the checked-in JSON Schemas are current, and encoding round-trips."""
+
+import json
+
+import pytest
+
+from kafka_restaurants.events import (
+    Customer,
+    Delivery,
+    InvalidEvent,
+    OrderDeclined,
+    OrderDetails,
+    OrderLine,
+    OrderPlaced,
+    PaymentToken,
+    decode,
+    encode,
+)
+from kafka_restaurants.events.schemas import schema_documents, stale_files
+
+
+def placed() -> OrderPlaced:
+    return OrderPlaced(
+        order_id="0b8f6c1e-4a52-4c4e-9a57-1f1b2a3c4d5e",
+        order=OrderDetails(
+            restaurant_id=1,
+            restaurant_name="Sabich",
+            customer=Customer(name="Dana", email="dana@example.com"),
+            delivery=Delivery(mode="pickup"),
+            items=[
+                OrderLine(
+                    menu_item_id=3,
+                    name="Sabich",
+                    quantity=2,
+                    unit_price_minor=3200,
+                    line_total_minor=6400,
+                )
+            ],
+            total_minor=6400,
+            currency="ILS",
+        ),
+        payment=PaymentToken(token="tok_abc", brand="visa", last4="4242"),
+    )
+
+
+def test_checked_in_schemas_are_current() -> None:
+    assert stale_files() == [], "run: python -m kafka_restaurants.events.schemas"
+
+
+def test_schemas_describe_every_event() -> None:
+    documents = schema_documents()
+    assert set(documents) == {
+        "OrderPlaced.v1.schema.json",
+        "OrderConfirmed.v1.schema.json",
+        "OrderDeclined.v1.schema.json",
+    }
+    placed_schema = json.loads(documents["OrderPlaced.v1.schema.json"])
+    assert placed_schema["x-topic"] == "order"
+    assert "payment" in placed_schema["required"]
+
+
+def test_encode_decode_round_trip_with_headers() -> None:
+    event = placed()
+    encoded = encode(event, traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    assert encoded.key == event.order_id.encode()
+    headers = dict(encoded.headers)
+    assert headers["event_type"] == b"OrderPlaced"
+    assert headers["schema_version"] == b"1"
+    assert headers["traceparent"].startswith(b"00-")
+    assert decode(encoded.value, list(encoded.headers), OrderPlaced) == event
+
+
+@pytest.mark.parametrize(
+    ("value", "headers", "reason"),
+    [
+        (None, [], "no value"),
+        (b"{not json", [], "not a valid OrderPlaced"),
+        (b"{}", [], "not a valid OrderPlaced"),
+        (b"{}", [("event_type", b"OrderDeclined")], "expected 'OrderPlaced'"),
+    ],
+)
+def test_invalid_messages_say_why(value: bytes | None, headers: list, reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        decode(value, headers, OrderPlaced)
+
+
+def test_unknown_fields_and_versions_are_refused() -> None:
+    body = json.loads(placed().model_dump_json())
+    body["schema_version"] = 2
+    with pytest.raises(InvalidEvent):
+        decode(json.dumps(body).encode(), [], OrderPlaced)
+    declined = OrderDeclined(order_id="x", decline_code="card_declined", reason="no")
+    assert decode(declined.model_dump_json().encode(), [], OrderDeclined) == declined
