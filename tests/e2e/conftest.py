@@ -1,0 +1,118 @@
+"""The whole system, started the way a user starts it: `restaurants up --detach`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from kafka_restaurants.cli.supervisor import pid_alive
+from tests.fixtures.components import free_port
+from tests.fixtures.kafka import kafka_libs_or_skip
+
+CLI = [sys.executable, "-m", "kafka_restaurants.cli.main"]
+
+
+def _port_pair() -> int:
+    """A free port whose successor is free too (the web replicas take consecutive ports)."""
+    while True:
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
+@dataclass
+class RunningSystem:
+    data_dir: Path
+    env: dict[str, str]
+    api: str
+    web: str
+    bank: str
+    mailbox: str
+    pids: list[int] = field(default_factory=list)
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def current_pids(self) -> list[int]:
+        """The supervisor's pid and its children's, as recorded now (restarts change them)."""
+        state_file = self.data_dir / "run" / "supervisor.json"
+        if state_file.exists():
+            state = json.loads(state_file.read_text())
+            self.pids = [state["pid"], *(p["pid"] for p in state["processes"])]
+        return self.pids
+
+    def pid_of(self, name: str) -> int:
+        state = json.loads((self.data_dir / "run" / "supervisor.json").read_text())
+        return int(next(p["pid"] for p in state["processes"] if p["name"] == name))
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / "log" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def system_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """Environment for a system on free ports with all its files under `data_dir`."""
+    smtp = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"BOOTSTRAP_SVR", "DATABASE_URL", "API_URL", "BANK_URL", "PUBLIC_URL"}
+    }
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "KAFKA_PORT": str(free_port()),
+            "KAFKA_CONTROLLER_PORT": str(free_port()),
+            "API_PORT": str(free_port()),
+            "BANK_PORT": str(free_port()),
+            "MAILBOX_SMTP_PORT": str(smtp),
+            "SMTP_PORT": str(smtp),
+            "MAILBOX_HTTP_PORT": str(free_port()),
+            "WEB_PORT": str(free_port()),
+            "WEB_REPLICA_BASE_PORT": str(_port_pair()),
+            "TRANSACTIONS_HEALTH_PORT": str(free_port()),
+            "MAILER_HEALTH_PORT": str(free_port()),
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    """Everything running in the background; stopped (and checked stopped) at the end."""
+    kafka_libs_or_skip()
+    data_dir = tmp_path_factory.mktemp("system")
+    env = system_env(data_dir)
+    running = RunningSystem(
+        data_dir=data_dir,
+        env=env,
+        api=f"http://127.0.0.1:{env['API_PORT']}",
+        web=f"http://127.0.0.1:{env['WEB_PORT']}",
+        bank=f"http://127.0.0.1:{env['BANK_PORT']}",
+        mailbox=f"http://127.0.0.1:{env['MAILBOX_HTTP_PORT']}",
+    )
+    started = running.cli("up", "--detach", "--timeout", "240")
+    assert started.returncode == 0, f"up --detach failed:\n{started.stdout}\n{started.stderr}"
+    running.current_pids()
+    try:
+        yield running
+    finally:
+        stopped = running.cli("down")
+        assert stopped.returncode == 0, stopped.stderr
+        left = [pid for pid in running.current_pids() if pid_alive(pid)]
+        assert left == [], f"processes left running after down: {left}"
