@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kafka_restaurants import __version__
 from kafka_restaurants.api import order_status
 from kafka_restaurants.api.bank_client import CardTokens
-from kafka_restaurants.api.catalog import VocabularyCache
+from kafka_restaurants.api.catalog import SearchResultCache, VocabularyCache
 from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.api.outbox import OutboxRelay
 from kafka_restaurants.api.routes import catalog, health, orders
@@ -24,6 +24,7 @@ from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.probe import ClusterProbe
 from kafka_restaurants.messaging.producer import RecordPublisher
+from kafka_restaurants.observability import instrument_app
 from kafka_restaurants.runtime import configure_logging
 from kafka_restaurants.settings import Settings
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = session_factory(engine)
         app.state.sessions = sessions
         app.state.vocabulary = VocabularyCache()
+        app.state.search_cache = SearchResultCache()
         app.state.kafka_probe = ClusterProbe(settings.bootstrap_servers)
         app.state.card_tokens = CardTokens(settings.bank_base_url)
         app.state.relay = None
@@ -112,12 +114,12 @@ def create_app(settings: Settings) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    return instrument_app(app, "api")
 
 
 def serve(settings: Settings) -> None:
     """Migrate, then serve the api on its port until stopped."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, "api")
     migrate("api", settings.api_database_url)
     uvicorn.run(
         create_app(settings),
@@ -125,4 +127,5 @@ def serve(settings: Settings) -> None:
         port=settings.api_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # uvicorn's lines go through our handler (JSON in files)
     )

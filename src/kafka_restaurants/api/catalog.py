@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Select, delete, func, insert, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import InstrumentedAttribute
 
 from kafka_restaurants.api.search import Vocabulary, index_terms, matched_tokens, tokenize
 from kafka_restaurants.api.tables import MenuItem, Restaurant, SearchTerm
@@ -92,6 +95,48 @@ class VocabularyCache:
         return self._vocabulary
 
 
+# One page of answers (already shaped for the response) and the total count.
+CachedAnswer = tuple[list[Any], int]
+
+
+class SearchResultCache:
+    """Recent answers by query: popular searches repeat, and the catalog changes only on seed.
+
+    Entries live `max_age_seconds`, so a re-seeded catalog shows within that time.
+    """
+
+    def __init__(
+        self,
+        max_entries: int = 4096,
+        max_age_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_age = max_age_seconds
+        self.clock = clock
+        self._entries: OrderedDict[SearchQuery, tuple[float, CachedAnswer]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query: SearchQuery) -> CachedAnswer | None:
+        with self._lock:
+            entry = self._entries.get(query)
+            if entry is None:
+                return None
+            stored_at, value = entry
+            if self.clock() - stored_at > self.max_age:
+                del self._entries[query]
+                return None
+            self._entries.move_to_end(query)
+            return value
+
+    def put(self, query: SearchQuery, value: CachedAnswer) -> None:
+        with self._lock:
+            self._entries[query] = (self.clock(), value)
+            self._entries.move_to_end(query)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -113,15 +158,12 @@ def search_restaurants(session: Session, vocabulary: Vocabulary, query: SearchQu
     """Restaurants matching the filters and free text, best match first, one page of them."""
     tokens = tokenize(query.q or "")
     if not tokens:
-        base = _filtered(select(Restaurant.id), query)
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-        page = session.scalars(
-            _filtered(select(Restaurant), query)
-            .order_by(Restaurant.name_lower, Restaurant.id)
-            .limit(query.limit)
-            .offset(query.offset)
-        ).all()
-        return SearchPage(list(page), total)
+        return _page(
+            session,
+            _filtered(select(Restaurant), query),
+            (Restaurant.name_lower, Restaurant.id),
+            query,
+        )
 
     matches = vocabulary.expand(tokens)
     if not matches:
@@ -160,13 +202,31 @@ def search_restaurants(session: Session, vocabulary: Vocabulary, query: SearchQu
     ranked = _filtered(
         select(Restaurant).join(scored, scored.c.restaurant_id == Restaurant.id), query
     )
-    total = session.scalar(select(func.count()).select_from(ranked.subquery())) or 0
-    page = session.scalars(
-        ranked.order_by(scored.c.score.desc(), Restaurant.name_lower, Restaurant.id)
+    return _page(
+        session, ranked, (scored.c.score.desc(), Restaurant.name_lower, Restaurant.id), query
+    )
+
+
+def _page(
+    session: Session,
+    statement: Select[tuple[Restaurant]],
+    order: tuple[ColumnElement[object] | InstrumentedAttribute[object], ...],
+    query: SearchQuery,
+) -> SearchPage:
+    # The total rides along as a window count, so one query answers page and total.
+    rows = session.execute(
+        statement.add_columns(func.count().over().label("total"))
+        .order_by(*order)
         .limit(query.limit)
         .offset(query.offset)
     ).all()
-    return SearchPage(list(page), total)
+    if rows:
+        return SearchPage([row[0] for row in rows], int(rows[0].total))
+    if query.offset == 0:
+        return SearchPage([], 0)
+    # Paged past the end: the window saw no rows, so count separately.
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    return SearchPage([], total)
 
 
 def get_restaurant(session: Session, restaurant_id: int) -> Restaurant | None:

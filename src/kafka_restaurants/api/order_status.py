@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,14 @@ from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Out
 log = logging.getLogger(__name__)
 
 ORDERS_SETTLED = Counter("orders_settled_total", "Orders that reached a final status", ["status"])
+ORDER_SETTLE_SECONDS = Histogram(
+    "order_settle_latency_seconds",
+    "From an order being placed to the api recording its final status (end to end)",
+    ["status"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+for _status in ("confirmed", "declined", "failed"):  # present at 0 before the first order
+    ORDERS_SETTLED.labels(_status)
 
 GROUP_ID = "api-order-status"
 TOPICS = (ORDER_CONFIRM, ORDER_DECLINED)
@@ -53,6 +61,8 @@ def apply_payment_result(session: Session, event: PaymentResult) -> str | None:
         order.decline_reason = event.reason
         session.add(OrderTimelineEntry(order_id=order.id, event="declined", at=event.occurred_at))
     order.updated_at = now
+    created = order.created_at if order.created_at.tzinfo else order.created_at.replace(tzinfo=UTC)
+    ORDER_SETTLE_SECONDS.labels(order.status).observe((now - created).total_seconds())
     return order.status
 
 

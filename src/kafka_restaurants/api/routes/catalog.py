@@ -42,10 +42,16 @@ def search(
         limit=limit,
         offset=offset,
     )
-    vocabulary = request.app.state.vocabulary.get(session)
-    page = catalog.search_restaurants(session, vocabulary, query)
-    response.headers["X-Total-Count"] = str(page.total)
-    return [RestaurantSummary.model_validate(r) for r in page.restaurants]
+    cache: catalog.SearchResultCache = request.app.state.search_cache
+    answer = cache.get(query)
+    if answer is None:
+        vocabulary = request.app.state.vocabulary.get(session)
+        page = catalog.search_restaurants(session, vocabulary, query)
+        answer = ([RestaurantSummary.model_validate(r) for r in page.restaurants], page.total)
+        cache.put(query, answer)
+    restaurants, total = answer
+    response.headers["X-Total-Count"] = str(total)
+    return list(restaurants)
 
 
 @router.get("/styles", response_model=list[str])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -22,8 +24,13 @@ from kafka_restaurants.api.schemas import (
     TimelineEntryOut,
 )
 from kafka_restaurants.api.tables import Order
+from kafka_restaurants.observability import inject_traceparent, order_context
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["orders"])
+
+ORDERS_PLACED = Counter("orders_placed_total", "Orders accepted for payment (202, first time)")
 
 
 @router.post(
@@ -44,9 +51,16 @@ def create_order(
 ) -> OrderAccepted:
     """Accept an order for payment. The same Idempotency-Key never places two orders."""
     state = request.app.state
+    # The OrderPlaced event continues this request's span, so the payment and the email
+    # join the trace the caller (the web replica) started.
+    traceparent = inject_traceparent() or traceparent
     order, created = place_order(
         state.sessions, state.card_tokens, body, idempotency_key, traceparent
     )
+    if created:
+        ORDERS_PLACED.inc()
+        with order_context(order.id):
+            log.info("order placed: %d %s", order.total_minor, order.currency)
     if created and state.relay is not None:
         state.relay.wake()
     response.headers["Location"] = f"/orders/{order.id}"
