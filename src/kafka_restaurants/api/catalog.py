@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session, selectinload
@@ -95,8 +95,8 @@ class VocabularyCache:
         return self._vocabulary
 
 
-# One page of answers (already shaped for the response) and the total count.
-CachedAnswer = tuple[list[Any], int]
+# One page of answers, encoded as the response body, and the total count.
+CachedAnswer = tuple[bytes, int]
 
 
 class SearchResultCache:
