@@ -127,7 +127,7 @@ class OutboxRelay:
                 )
         for row, ok in zip(rows, results, strict=True):
             if ok:
-                PUBLISH_LATENCY.observe((now - _aware(row.created_at)).total_seconds())
+                PUBLISH_LATENCY.observe((now - row.created_at).total_seconds())
         PUBLISHED.inc(len(done))
         PUBLISH_FAILURES.inc(len(failed))
         BACKLOG.set(self.backlog())
@@ -190,8 +190,3 @@ class OutboxRelay:
                     OutboxRecord.published_at.is_not(None), OutboxRecord.published_at < cutoff
                 )
             )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands datetimes back without a zone; we only ever store UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

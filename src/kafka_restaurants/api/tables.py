@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from kafka_restaurants.db.schema import UtcDateTime, service_metadata
+
+metadata = service_metadata()
 
 
 class Base(DeclarativeBase):
@@ -101,8 +95,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(10), index=True)
     decline_code: Mapped[str | None] = mapped_column(String(50))
     decline_reason: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     lines: Mapped[list[OrderLineRow]] = relationship(
         order_by="OrderLineRow.position", cascade="all, delete-orphan"
@@ -133,7 +127,7 @@ class OrderTimelineEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     event: Mapped[str] = mapped_column(String(30))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class OutboxRecord(Base):
@@ -146,12 +140,12 @@ class OutboxRecord(Base):
     key: Mapped[str] = mapped_column(String(100))
     payload: Mapped[str] = mapped_column(Text)
     headers: Mapped[str] = mapped_column(Text)  # JSON list of [name, value] pairs
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # A relay leases rows before publishing so several api replicas never publish the same row
     # at once; a lease left by a crashed relay expires.
     claimed_by: Mapped[str | None] = mapped_column(String(100))
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)

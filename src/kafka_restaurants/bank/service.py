@@ -74,11 +74,6 @@ class TokenView:
     exp_year: int
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _view(charge: Charge) -> ChargeView:
     return ChargeView(
         charge_id=charge.charge_id,
@@ -87,7 +82,7 @@ def _view(charge: Charge) -> ChargeView:
         amount=charge.amount,
         currency=charge.currency,
         reference=charge.reference,
-        created_at=_utc(charge.created_at),
+        created_at=charge.created_at,
     )
 
 

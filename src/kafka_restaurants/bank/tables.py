@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from kafka_restaurants.db.schema import UtcDateTime, service_metadata
+
+metadata = service_metadata()
 
 
 class Base(DeclarativeBase):
@@ -33,7 +27,7 @@ class CardToken(Base):
     exp_month: Mapped[int] = mapped_column(Integer)
     exp_year: Mapped[int] = mapped_column(Integer)
     behaviour: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Charge(Base):
@@ -52,7 +46,7 @@ class Charge(Base):
     reference: Mapped[str] = mapped_column(String(200), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     decline_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ChargeAttempt(Base):

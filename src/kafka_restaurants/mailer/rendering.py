@@ -17,28 +17,14 @@ from urllib.parse import quote as quote_url
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from kafka_restaurants.events import OrderConfirmed
+from kafka_restaurants.money import format_money
 
 MESSAGE_ID_DOMAIN = "kafka-restaurants"
 
-# Symbols printed before the amount; any other currency reads "12.50 CHF".
-_SYMBOLS = {"ILS": "₪", "USD": "$", "EUR": "€", "GBP": "£"}
-# Currencies whose minor unit is not a hundredth.
-_EXPONENTS = {"JPY": 0, "KRW": 0, "ISK": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
 # Everything a mail library might read as a line break, or that has no business in a header.
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 _WIRE_POLICY = compat32.clone(linesep="\r\n")
-
-
-def format_money(amount_minor: int, currency: str) -> str:
-    """Integer minor units for people: 4200 ILS -> "₪42.00", 1250 CHF -> "12.50 CHF"."""
-    code = currency.upper()
-    exponent = _EXPONENTS.get(code, 2)
-    sign = "-" if amount_minor < 0 else ""
-    units, minor = divmod(abs(int(amount_minor)), 10**exponent)
-    number = f"{units:,}" + (f".{minor:0{exponent}d}" if exponent else "")
-    symbol = _SYMBOLS.get(code)
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {code}"
 
 
 def short_order_number(order_id: str) -> str:

@@ -13,11 +13,11 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
+from kafka_restaurants.money import format_money
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.web.api_client import ApiClient
 from kafka_restaurants.web.cart import COOKIE_MAX_AGE, COOKIE_NAME, Cart, CartCookie
 from kafka_restaurants.web.checkout import PlacedOrdersCookie
-from kafka_restaurants.web.money import format_money
 from kafka_restaurants.web.orders import status_word
 from kafka_restaurants.web.security import CSRF_COOKIE, CSRF_FIELD, CsrfTokens
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -95,13 +94,6 @@ def get_order(order_id: uuid.UUID, session: SessionDep) -> OrderOut:
         customer=CustomerOut(name=order.customer_name, email=order.customer_email),
         delivery=DeliveryOut(mode=order.delivery_mode, address=order.delivery_address),
         card=CardOut(brand=order.card_brand, last4=order.card_last4),
-        timeline=[
-            TimelineEntryOut(event=entry.event, at=_utc(entry.at)) for entry in order.timeline
-        ],
-        created_at=_utc(order.created_at),
+        timeline=[TimelineEntryOut(event=entry.event, at=entry.at) for entry in order.timeline],
+        created_at=order.created_at,
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite returns stored UTC datetimes without their zone.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kafka_restaurants.web.money import format_money
+from kafka_restaurants.money import format_money
 
 
 @pytest.mark.parametrize(
