@@ -99,7 +99,6 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
                 ("transactions", settings.transactions_health_port),
                 ("mailer", settings.mailer_health_port),
             )
-            if _has_process(name)
         ]
     )
     replicas = [
@@ -110,7 +109,6 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
             url=f"http://{host}:{port}",
         )
         for i, port in enumerate(web_replica_ports(settings))
-        if _has_process("web")
     ]
     groups.append(replicas)
     nginx = nginx_binary()
@@ -126,17 +124,6 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
             ]
         )
     return [group for group in groups if group]
-
-
-def _has_process(name: str) -> bool:
-    """Whether the process's package has its entrypoint yet (processes land one by one)."""
-    from importlib.util import find_spec
-
-    module = SERVE_TARGETS[name].split(":")[0]
-    try:
-        return find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 # `restaurants serve NAME` runs the function at this import path with the settings.

@@ -21,11 +21,8 @@ def prepare_databases(settings: Settings, say: object = print) -> None:
     from kafka_restaurants.db import migrate
 
     migrate("api", settings.api_database_url)
-    for service, url in (("bank", settings.bank_db_url), ("mailer", settings.mailer_db_url)):
-        from importlib.util import find_spec
-
-        if find_spec(f"kafka_restaurants.{service}.migrations") is not None:
-            migrate(service, url)
+    migrate("bank", settings.bank_db_url)
+    migrate("mailer", settings.mailer_db_url)
     written = seed_if_empty(settings.api_database_url)
     if written and callable(say):
         say(f"  catalog       seeded with {written} restaurants")
