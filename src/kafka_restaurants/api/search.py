@@ -134,7 +134,16 @@ class Vocabulary:
                 ):
                     if distance > 0:
                         keep(term, position, typo_quality(token, term, int(distance)))
-        return [TermMatch(term, token, quality) for (term, token), quality in matches.items()]
+        # A query word that has a close reading (itself, a longer word, one letter missing or
+        # extra) does not also need its far readings: "piza" means pizza, not pita.
+        best: dict[int, int] = {}
+        for (_term, token), quality in matches.items():
+            best[token] = max(best.get(token, 0), quality)
+        return [
+            TermMatch(term, token, quality)
+            for (term, token), quality in matches.items()
+            if quality >= ONE_MISSING_OR_EXTRA or best[token] < ONE_MISSING_OR_EXTRA
+        ]
 
 
 def matched_tokens(matches: Iterable[TermMatch]) -> int:

@@ -53,10 +53,11 @@ def test_one_typo_finds_the_word() -> None:
     assert _by_term(["sushu"])["sushi"] == ONE_TYPO
 
 
-def test_missing_letter_outranks_wrong_letter() -> None:
+def test_a_close_reading_hides_far_ones() -> None:
     vocabulary = Vocabulary(["pizza", "pita"])
-    qualities = {m.term: m.quality for m in vocabulary.expand(["piza"])}
-    assert qualities["pizza"] > qualities["pita"]
+    assert {m.term for m in vocabulary.expand(["piza"])} == {"pizza"}
+    # With no close reading, a wrong letter is still tolerated.
+    assert {m.term for m in Vocabulary(["pita"]).expand(["piza"])} == {"pita"}
 
 
 def test_swapped_letters_are_one_typo() -> None:
