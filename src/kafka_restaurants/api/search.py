@@ -137,12 +137,12 @@ class Vocabulary:
         # A query word that has a close reading (itself, a longer word, one letter missing or
         # extra) does not also need its far readings: "piza" means pizza, not pita.
         best: dict[int, int] = {}
-        for (_term, token), quality in matches.items():
-            best[token] = max(best.get(token, 0), quality)
+        for (_term, word), quality in matches.items():
+            best[word] = max(best.get(word, 0), quality)
         return [
-            TermMatch(term, token, quality)
-            for (term, token), quality in matches.items()
-            if quality >= ONE_MISSING_OR_EXTRA or best[token] < ONE_MISSING_OR_EXTRA
+            TermMatch(term, word, quality)
+            for (term, word), quality in matches.items()
+            if quality >= ONE_MISSING_OR_EXTRA or best[word] < ONE_MISSING_OR_EXTRA
         ]
 
 
