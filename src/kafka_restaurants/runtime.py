@@ -11,17 +11,15 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kafka_restaurants.observability import logs, metrics_response
 
 log = logging.getLogger(__name__)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """One readable line per event on stderr."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+def configure_logging(level: str = "INFO", log_format: str = "auto", service: str = "") -> None:
+    """One line per event on stderr: JSON unless stderr is a terminal (LOG_FORMAT decides)."""
+    logs.configure_logging(level, log_format, service or None)
 
 
 def health_app(name: str, is_ready: Callable[[], bool]) -> FastAPI:
@@ -41,7 +39,7 @@ def health_app(name: str, is_ready: Callable[[], bool]) -> FastAPI:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response()
 
     return app
 

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     bank_transient_failures: int = Field(default=2, ge=0, alias="BANK_TRANSIENT_FAILURES")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: str = Field(default="auto", alias="LOG_FORMAT")
 
     @property
     def bootstrap_servers(self) -> str:

@@ -10,7 +10,14 @@ from kafka_restaurants.settings import Settings
 from tests.deploy.tools import DEPLOY, ROOT
 
 # Images compose may pull: Docker official images and the projects' own official images.
-OFFICIAL_IMAGES = {"postgres", "apache/kafka", "nginx", "axllent/mailpit"}
+OFFICIAL_IMAGES = {
+    "postgres",
+    "apache/kafka",
+    "nginx",
+    "axllent/mailpit",
+    "prom/prometheus",
+    "grafana/grafana",
+}
 APP_IMAGE = "kafka-restaurants"
 SETTINGS_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
 IMAGE_NAMES = {"HEALTHCHECK_PORT", "HEALTHCHECK_PATH"}

@@ -33,6 +33,7 @@ from kafka_restaurants.bank.service import (
     UnknownToken,
 )
 from kafka_restaurants.db import create_db_engine, migrate
+from kafka_restaurants.observability import configure_logging, instrument_app
 from kafka_restaurants.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,10 +147,17 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         """Charges, newest first, filtered by reference and/or status."""
         return {"charges": bank.list_charges(reference=reference, status=status, limit=limit)}
 
-    return app
+    return instrument_app(app, "bank")
 
 
 def serve(settings: Settings) -> None:
     """Migrate the bank's tables, then run the bank's HTTP server until stopped."""
+    configure_logging(settings.log_level, settings.log_format, "bank")
     migrate("bank", settings.bank_db_url)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.bank_port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.bank_port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler (JSON in files)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -137,6 +138,50 @@ def status() -> None:
     for process in state["processes"]:
         alive = "running" if pid_alive(int(process["pid"])) else "DEAD"
         typer.echo(f"{process['name']:<13} pid {process['pid']:<8} {alive:<8} {process['url']}")
+
+
+@app.command()
+def logs(
+    process: Annotated[
+        str | None,
+        typer.Argument(help="api, bank, transactions, mailer, mailbox, web (every replica)..."),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing lines as they are written.")
+    ] = False,
+    raw: Annotated[bool, typer.Option(help="Print JSON lines as they are.")] = False,
+) -> None:
+    """Print DATA_DIR/log/PROCESS.log; with no PROCESS, every log interleaved by time."""
+    from kafka_restaurants.observability.logfiles import (
+        complete_lines,
+        interleave,
+        log_files,
+        render,
+    )
+    from kafka_restaurants.observability.logfiles import follow as follow_logs
+
+    log_dir = _settings().data_dir / "log"
+    files = log_files(log_dir, process)
+    if not files and not (follow and process is None):
+        known = ", ".join(log_files(log_dir)) or "none yet"
+        typer.echo(f"No log for {process or 'any process'} in {log_dir} (there are: {known}).")
+        raise typer.Exit(2)
+    width = max((len(name) for name in files), default=0) if len(files) > 1 else 0
+    # Read up to where each file ends now; --follow goes on from exactly there.
+    read_to: dict[str, int] = {}
+    sizes = {name: path.stat().st_size for name, path in files.items()}
+    lines = {name: complete_lines(path, sizes[name], read_to) for name, path in files.items()}
+    for line in interleave(lines):
+        typer.echo(render(line, raw, width))
+    if follow:
+        width = width or (0 if process else 12)
+        with contextlib.suppress(KeyboardInterrupt):
+            follow_logs(
+                log_dir,
+                process,
+                lambda line: typer.echo(render(line, raw, width)),
+                offsets=read_to,
+            )
 
 
 @app.command()

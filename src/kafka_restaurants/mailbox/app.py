@@ -26,6 +26,7 @@ from kafka_restaurants.mailbox.messages import (
 from kafka_restaurants.mailbox.search import SearchQueryError, parse_query
 from kafka_restaurants.mailbox.smtp import SmtpServer, smtp_is_accepting
 from kafka_restaurants.mailbox.store import MessageStore, Page
+from kafka_restaurants.observability import configure_logging, instrument_app
 from kafka_restaurants.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ def create_app(store: MessageStore, smtp_address: tuple[str, int] | None = None)
             return {"status": "ready", "smtp": "accepting"}
         return JSONResponse({"status": "not ready", "smtp": "not accepting"}, status_code=503)
 
-    return app
+    return instrument_app(app, "mailbox")
 
 
 def _configure_logging(level: str) -> None:
@@ -252,6 +253,7 @@ def _configure_logging(level: str) -> None:
 
 def serve(settings: Settings) -> None:
     """Run the mailbox in the foreground: SMTP and HTTP on one loop, until SIGTERM or SIGINT."""
+    configure_logging(settings.log_level, settings.log_format, "mailbox")
     _configure_logging(settings.log_level)
     store = MessageStore()
     app = create_app(store, smtp_address=(settings.host, settings.mailbox_smtp_port))
@@ -261,6 +263,7 @@ def serve(settings: Settings) -> None:
         port=settings.mailbox_http_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # uvicorn's lines go through our handler (JSON in files)
         # Stop promptly on SIGTERM even if a browser keeps a connection open.
         timeout_graceful_shutdown=5,
     )

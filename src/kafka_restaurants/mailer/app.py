@@ -15,6 +15,7 @@ from kafka_restaurants.mailer.records import SentRecords
 from kafka_restaurants.mailer.smtp import SmtpConfig, SmtpSender
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome
+from kafka_restaurants.observability import setup_tracing
 from kafka_restaurants.runtime import HealthServer, configure_logging, stop_on_signals
 from kafka_restaurants.settings import Settings
 
@@ -91,7 +92,8 @@ def build_mailer(
 
 def serve(settings: Settings) -> None:
     """Run the mailer in the foreground until SIGTERM / SIGINT."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, "mailer")
+    setup_tracing("mailer")
     migrate("mailer", settings.mailer_db_url)
     process = build_mailer(settings)
     health = HealthServer(

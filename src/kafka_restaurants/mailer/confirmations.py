@@ -26,6 +26,7 @@ from kafka_restaurants.mailer.rendering import (
 from kafka_restaurants.mailer.smtp import Outgoing, SendFailed, SendResult, Sent
 from kafka_restaurants.mailer.tables import ORDER_ID_MAX
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.observability.kafka import handling_message
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,9 @@ class ConfirmationMailer:
             for index, record in to_record:
                 CONFIRMATIONS.labels(SENT if record.status == SENT else "refused").inc()
                 outcomes[index] = Done()
+                if record.status == SENT:
+                    with handling_message(batch[index]):
+                        log.info("confirmation sent for order %s", record.order_id)
 
         for index, event in events.items():
             if outcomes[index] is None:  # a later copy of an order sent in this batch

@@ -28,6 +28,12 @@ from kafka_restaurants.events.codec import HEADER_TRACEPARENT, encode
 from kafka_restaurants.events.topics import dead_letter_topic
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.observability.kafka import (
+    RETRIES,
+    LagSampler,
+    MessageSpans,
+    reason_category,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +48,9 @@ MESSAGES = Counter(
     ["group", "topic", "outcome"],
 )
 DEAD_LETTERS = Counter(
-    "kafka_dead_letters_total", "Messages sent to a dead-letter topic", ["group", "topic"]
+    "kafka_dead_letters_total",
+    "Messages sent to a dead-letter topic, by reason category",
+    ["group", "topic", "reason"],
 )
 BATCH_SECONDS = Histogram(
     "kafka_batch_processing_seconds", "Time to handle one consumed batch", ["group"]
@@ -134,6 +142,8 @@ class EventConsumer:
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self._spans: MessageSpans | None = None
+        self._lag = LagSampler(settings.group_id)
 
     @property
     def running(self) -> bool:
@@ -189,11 +199,14 @@ class EventConsumer:
                 batch = self._usable(messages)
                 if batch:
                     started = time.perf_counter()
+                    self._spans = MessageSpans(batch, s.group_id)
                     outcomes = await self.handler(batch)
                     if len(outcomes) != len(batch):
                         raise RuntimeError("handler must answer one outcome per message")
                     self._settle(batch, outcomes)
+                    self._spans.finish(batch, outcomes)
                     BATCH_SECONDS.labels(s.group_id).observe(time.perf_counter() - started)
+                self._lag.maybe_sample(self._consumer)
         finally:
             self._running = False
             self._consumer.close()
@@ -275,8 +288,12 @@ class EventConsumer:
                     break
                 MESSAGES.labels(group, topic, type(outcome).__name__.lower()).inc()
                 if isinstance(outcome, Done):
-                    traceparent = incoming.header(HEADER_TRACEPARENT)
                     for output in outcome.outputs:
+                        traceparent = (
+                            self._spans.outgoing_traceparent(incoming, output.topic)
+                            if self._spans is not None
+                            else incoming.header(HEADER_TRACEPARENT)
+                        )
                         encoded = encode(output.event, traceparent)
                         records.append(
                             (output.topic, encoded.key, encoded.value, list(encoded.headers))
@@ -289,7 +306,9 @@ class EventConsumer:
                         incoming.offset,
                         outcome.reason,
                     )
-                    DEAD_LETTERS.labels(group, topic).inc()
+                    DEAD_LETTERS.labels(
+                        group, topic, reason_category(outcome.reason, dead_letter=True)
+                    ).inc()
                     records.append(
                         (
                             dead_letter_topic(topic),
@@ -334,6 +353,7 @@ class EventConsumer:
         self._attempts[key] = attempt + 1
         delay = backoff_seconds(attempt, self.settings.backoff_base, self.settings.backoff_cap)
         MESSAGES.labels(self.settings.group_id, incoming.topic, "retry").inc()
+        RETRIES.labels(self.settings.group_id, incoming.topic, reason_category(reason)).inc()
         log.warning(
             "retrying %s[%d]@%d in %.2fs (attempt %d): %s",
             incoming.topic,

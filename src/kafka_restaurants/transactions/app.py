@@ -17,6 +17,8 @@ from prometheus_client import Counter
 from kafka_restaurants.events import ORDER, InvalidEvent, OrderConfirmed, OrderDeclined
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
 from kafka_restaurants.messaging.outcomes import Done, Incoming, Outcome
+from kafka_restaurants.observability import instrument_httpx, setup_tracing
+from kafka_restaurants.observability.kafka import handling_message
 from kafka_restaurants.runtime import HealthServer, configure_logging, stop_on_signals
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.transactions.bank_client import BankClient
@@ -83,15 +85,16 @@ def order_handler(bank: BankClient, outputs: OutputTopics, concurrency: int = 16
     in_flight = asyncio.Semaphore(concurrency)
 
     async def settle(message: Incoming) -> Outcome:
-        try:
-            order = read_order(message)
-        except InvalidEvent as exc:
-            return dead_letter_for(exc)
-        async with in_flight:
-            answer = await bank.charge(charge_request(order))
-        outcome = charge_for_order(order, answer, outputs)
-        _record(order.order_id, outcome)
-        return outcome
+        with handling_message(message):  # the bank call is a child span; logs name the order
+            try:
+                order = read_order(message)
+            except InvalidEvent as exc:
+                return dead_letter_for(exc)
+            async with in_flight:
+                answer = await bank.charge(charge_request(order))
+            outcome = charge_for_order(order, answer, outputs)
+            _record(order.order_id, outcome)
+            return outcome
 
     async def handle(batch: list[Incoming]) -> list[Outcome]:
         return list(await asyncio.gather(*(settle(message) for message in batch)))
@@ -106,7 +109,7 @@ def _record(order_id: str, outcome: Outcome) -> None:
         event = output.event
         if isinstance(event, OrderConfirmed):
             PAYMENTS_SETTLED.labels("confirmed").inc()
-            log.debug("order %s confirmed by charge %s", order_id, event.charge_id)
+            log.info("order %s confirmed by charge %s", order_id, event.charge_id)
         elif isinstance(event, OrderDeclined):
             # Bounded label values: the bank's decline codes are in the log, not the metric.
             failed = event.decline_code == PAYMENT_FAILED
@@ -149,9 +152,11 @@ class TransactionService:
 
 def serve(settings: Settings) -> None:
     """Run the payment service until SIGTERM/SIGINT, with /healthz, /readyz and /metrics."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, "transactions")
     # httpx logs every request at INFO: a thousand lines a second at full speed.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    setup_tracing("transactions")
+    instrument_httpx()
     service = TransactionService(TransactionsConfig.from_settings(settings))
     health = HealthServer(
         "transactions", settings.host, settings.transactions_health_port, lambda: service.running

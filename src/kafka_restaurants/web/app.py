@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kafka_restaurants.observability import configure_logging, instrument_app
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.web import routes_cart, routes_catalog, routes_orders
 from kafka_restaurants.web.api_client import ApiClient, ApiNotFound, ApiUnavailable, default_timeout
@@ -108,7 +109,7 @@ def create_app(
         return response
 
     _add_error_pages(app)
-    return app
+    return instrument_app(app, "web")
 
 
 def _add_error_pages(app: FastAPI) -> None:
@@ -161,6 +162,7 @@ def serve(settings: Settings, port: int, replica_name: str | None = None) -> Non
     import uvicorn
 
     name = replica_name or settings.web_replica_name or f"{socket.gethostname()}:{port}"
+    configure_logging(settings.log_level, settings.log_format, "web")
     uvicorn.run(
         create_app(settings, replica_name=name),
         host=settings.host,
@@ -168,4 +170,5 @@ def serve(settings: Settings, port: int, replica_name: str | None = None) -> Non
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        log_config=None,  # uvicorn's lines go through our handler (JSON in files)
     )
