@@ -36,6 +36,8 @@ from kafka_restaurants.observability.kafka import (
 )
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines go through logging (and so the JSON formatter), not raw stderr.
+CLIENT_LOG = logging.getLogger("librdkafka")
 
 Handler = Callable[[list[Incoming]], Awaitable[list[Outcome]]]
 PartitionKey = tuple[str, int]
@@ -170,6 +172,7 @@ class EventConsumer:
                 "isolation.level": "read_committed",
                 "partition.assignment.strategy": "cooperative-sticky",
                 "error_cb": self._on_client_error,
+                "logger": CLIENT_LOG,
             }
         )
         self._producer_config = {
@@ -178,6 +181,7 @@ class EventConsumer:
             "acks": "all",
             "linger.ms": 2,
             "error_cb": self._on_client_error,
+            "logger": CLIENT_LOG,
         }
         if s.transactional:
             self._producer_config["transactional.id"] = (

@@ -33,6 +33,7 @@ class RecordPublisher:
                 "delivery.timeout.ms": delivery_timeout_ms,
                 "reconnect.backoff.max.ms": 1000,
                 "error_cb": lambda error: log.warning("kafka producer: %s", error),
+                "logger": logging.getLogger("librdkafka"),
             }
         )
         self._timeout_s = delivery_timeout_ms / 1000 + 5
