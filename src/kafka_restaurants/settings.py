@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     api_url: str | None = Field(default=None, alias="API_URL")
     # The api's outbox relay and order-status consumer; off only for catalog-only tests.
     api_workers: bool = Field(default=True, alias="API_WORKERS")
+    # uvicorn worker processes serving the api: more than one uses more cores.
+    api_processes: int = Field(default=1, ge=1, le=32, alias="API_PROCESSES")
     bank_port: int = Field(default=5100, alias="BANK_PORT")
     bank_url: str | None = Field(default=None, alias="BANK_URL")
     web_port: int = Field(default=8088, alias="WEB_PORT")

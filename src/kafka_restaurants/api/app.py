@@ -117,15 +117,35 @@ def create_app(settings: Settings) -> FastAPI:
     return instrument_app(app, "api")
 
 
+def create_app_from_environment() -> FastAPI:
+    """The app for one of several worker processes, configured from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format, "api")
+    return create_app(settings)
+
+
 def serve(settings: Settings) -> None:
-    """Migrate, then serve the api on its port until stopped."""
+    """Migrate, then serve the api on its port until stopped.
+
+    With API_PROCESSES > 1 uvicorn runs that many worker processes on the one port; each has
+    its own outbox relay (rows are leased, so none is published twice) and joins the same
+    order-status consumer group (partitions are shared out).
+    """
     configure_logging(settings.log_level, settings.log_format, "api")
     migrate("api", settings.api_database_url)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,  # uvicorn's lines go through our handler (JSON in files)
-    )
+    common = {
+        "host": settings.host,
+        "port": settings.api_port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "log_config": None,  # uvicorn's lines go through our handler (JSON in files)
+    }
+    if settings.api_processes > 1:
+        uvicorn.run(
+            "kafka_restaurants.api.app:create_app_from_environment",
+            factory=True,
+            workers=settings.api_processes,
+            **common,  # type: ignore[arg-type]
+        )
+    else:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]

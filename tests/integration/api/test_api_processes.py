@@ -1,0 +1,60 @@
+"""`restaurants serve api` with API_PROCESSES=2: both workers serve, SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from kafka_restaurants.cli.supervisor import pid_alive
+from tests.fixtures.components import free_port, wait_for
+from tests.integration.api.conftest import seed_small_catalog
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_two_api_processes_serve_and_stop(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/api.sqlite"
+    seed_small_catalog(url)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "API_PORT": str(port),
+        "API_PROCESSES": "2",
+        "API_WORKERS": "false",
+        "BOOTSTRAP_SVR": "127.0.0.1:1",
+        "DATA_DIR": str(tmp_path),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kafka_restaurants.cli.main", "serve", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, timeout=60)
+        wait_for(lambda: len(_children(process.pid)) >= 2, what="two worker processes")
+        workers = _children(process.pid)
+        found = httpx.get(f"{base}/search", params={"restaurant_style": "italian"}).json()
+        assert {r["name"] for r in found} == {"Amore Mio", "pizza Makpiza", "Cafe Italia"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert not [pid for pid in workers if pid_alive(pid)]
