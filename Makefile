@@ -30,6 +30,7 @@ typecheck: setup
 	@$(VENV)/bin/mypy
 
 bench: setup
+	@test $(VENV)/.bench-stamp -nt pyproject.toml || { $(PY) -m pip install -q -e '.[dev,bench]' && touch $(VENV)/.bench-stamp; }
 	@$(PY) -m kafka_restaurants.bench
 
 clean:

@@ -1,0 +1,87 @@
+"""Optional py-spy profiles of the pipeline during a sustained step (BENCH_PROFILE=1)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+PROFILED = ("api", "transactions", "mailer", "bank", "mailbox")
+
+
+def py_spy() -> str | None:
+    """The py-spy executable beside our Python, or on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+async def record_profiles(
+    pids: Mapping[str, int], seconds: float, out_dir: Path
+) -> dict[str, list[dict[str, object]]]:
+    """Sample each process for `seconds`, write collapsed stacks, return the top frames."""
+    binary = py_spy()
+    if binary is None:
+        return {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = {}
+    for name in PROFILED:
+        if name not in pids:
+            continue
+        path = out_dir / f"profile-{name}.txt"
+        jobs[name] = (
+            path,
+            await asyncio.create_subprocess_exec(
+                binary,
+                "record",
+                "--pid",
+                str(pids[name]),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "50",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--subprocesses",
+                "--output",
+                str(path),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            ),
+        )
+    top: dict[str, list[dict[str, object]]] = {}
+    for name, (path, process) in jobs.items():
+        await process.wait()
+        if path.exists():
+            top[name] = top_functions(path.read_text())
+    return top
+
+
+def top_functions(collapsed: str, count: int = 12) -> list[dict[str, object]]:
+    """The frames most often on top of the stack (self time) and most often anywhere (total)."""
+    own: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
+    samples = 0
+    for line in collapsed.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        hits = int(number)
+        samples += hits
+        frames = stack.split(";")
+        own[frames[-1]] += hits
+        for frame in set(frames):
+            anywhere[frame] += hits
+    if not samples:
+        return []
+    return [
+        {
+            "frame": frame,
+            "self_pct": round(100 * hits / samples, 1),
+            "total_pct": round(100 * anywhere[frame] / samples, 1),
+        }
+        for frame, hits in own.most_common(count)
+    ]

@@ -1,0 +1,382 @@
+"""Composition root of `make bench`: start or attach the system, run every phase, write it down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import platform
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from random import Random
+from typing import Any
+
+import httpx
+import psutil
+
+from kafka_restaurants.bench.config import BenchConfig
+from kafka_restaurants.bench.kafka_probe import LagProbe, kafka_roundtrip
+from kafka_restaurants.bench.order_phases import OrderBench, audit
+from kafka_restaurants.bench.orders_load import Mailbox, OrderDriver, load_menu_choices
+from kafka_restaurants.bench.profiling import record_profiles
+from kafka_restaurants.bench.progress import PhaseProgress
+from kafka_restaurants.bench.rawhttp import ConnectionPool
+from kafka_restaurants.bench.references import bare_fastapi
+from kafka_restaurants.bench.resources import (
+    CpuWindow,
+    cpu_delta,
+    cpu_seconds,
+    machine_info,
+    peak,
+    rss_mb,
+)
+from kafka_restaurants.bench.search_load import (
+    QUERY_KINDS,
+    SearchQuery,
+    build_query_mix,
+    load_vocabulary,
+    new_client,
+    run_closed_loop,
+)
+from kafka_restaurants.bench.stats import latency_summary, median, ratio
+from kafka_restaurants.bench.system import BenchSystem, attach_system, start_system
+
+PHASES = 8
+
+
+def _git() -> dict[str, Any]:
+    def run(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "commit": run("rev-parse", "HEAD") or "unknown",
+        "dirty": bool(run("status", "--porcelain")),
+    }
+
+
+@contextlib.asynccontextmanager
+async def _ticking(progress: PhaseProgress) -> AsyncIterator[None]:
+    async def tick() -> None:
+        while True:
+            progress.tick()
+            await asyncio.sleep(0.25)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+class Run:
+    """One benchmark run against one system."""
+
+    def __init__(self, config: BenchConfig, system: BenchSystem, progress: PhaseProgress) -> None:
+        self.config = config
+        self.system = system
+        self.progress = progress
+        self.memory_readings: list[dict[str, float]] = []
+        self.results: dict[str, Any] = {}
+
+    def _rss(self) -> dict[str, float]:
+        return rss_mb(self.system.pids())
+
+    def _system_cpu(self) -> float:
+        return cpu_seconds(self.system.pids())["total"]
+
+    def _rss_under_load(self) -> float | None:
+        reading = self._rss()
+        self.memory_readings.append(reading)
+        return reading.get("total")
+
+    async def measure(self) -> dict[str, Any]:
+        """Every phase after start-up, in order; returns the result sections."""
+        target = self.system.target
+        pids_at_start = self.system.pids()
+        self.progress.phase("memory at idle")
+        self.progress.step("letting the system settle", 3)
+        await asyncio.sleep(3)
+        idle = self._rss()
+        self.progress.phase("search and the bare FastAPI reference")
+        search, fastapi = await self.search_phase(target.api)
+        self.progress.phase("raw Kafka round trip reference")
+        self.progress.step(f"{self.config.kafka_messages} messages", 5)
+        roundtrip = await asyncio.to_thread(
+            kafka_roundtrip, target.bootstrap, self.config.kafka_messages
+        )
+        orders, cpu = await self.order_phases()
+        memory_load = peak(self.memory_readings) if self.memory_readings else {}
+        # A process the supervisor had to restart mid-run makes the numbers suspect: say so.
+        pids_at_end = self.system.pids()
+        self.results["restarted_processes"] = sorted(
+            name for name, pid in pids_at_start.items() if pids_at_end.get(name) != pid
+        )
+        return {
+            "search": search,
+            "orders": orders,
+            "reference": {
+                "fastapi_rps": fastapi["rps"],
+                "fastapi_latency_ms": fastapi["latency_ms"],
+                "fastapi_runs": fastapi["runs"],
+                "kafka_roundtrip_msgs_per_s": round(roundtrip.msgs_per_s, 1),
+                "kafka_roundtrip_messages": roundtrip.messages,
+                "kafka_roundtrip_seconds": round(roundtrip.seconds, 3),
+            },
+            "ratios": {
+                "search_vs_fastapi": ratio(search["rps"], fastapi["rps"]),
+                "orders_vs_kafka_roundtrip": ratio(orders["sustained_per_s"], roundtrip.msgs_per_s),
+            },
+            "memory_mb": {
+                "total_idle": idle.get("total"),
+                "total_load": memory_load.get("total"),
+                "idle": idle,
+                "load": memory_load,
+            },
+            "cpu_ms_per_order": cpu["ms_per_order"],
+            "cpu": cpu,
+        }
+
+    async def _closed_runs(
+        self, base_url: str, path: str, queries: list[SearchQuery], label: str
+    ) -> list[dict[str, Any]]:
+        runs = []
+        concurrency = self.config.search_concurrency
+        pool = ConnectionPool(base_url, concurrency)
+        try:
+            await run_closed_loop(pool, path, queries, concurrency, 1.0)  # warm up
+            for i in range(self.config.search_runs):
+                self.progress.step(
+                    f"{label} run {i + 1}/{self.config.search_runs}", self.config.search_seconds
+                )
+                before, window = cpu_seconds(self.system.pids()), CpuWindow(self._system_cpu)
+                # Each run starts elsewhere in the mix, so no run replays the previous one's
+                # queries (the api may cache answers; popular queries repeat within a run).
+                run = await run_closed_loop(
+                    pool,
+                    path,
+                    queries,
+                    concurrency,
+                    self.config.search_seconds,
+                    first=i * len(queries) // self.config.search_runs,
+                )
+                self.memory_readings.append(self._rss())
+                runs.append(
+                    {
+                        "rps": round(run.rps, 1),
+                        "requests": len(run.latencies_ms),
+                        "errors": run.errors,
+                        "seconds": round(run.seconds, 3),
+                        "latency_ms": latency_summary(run.latencies_ms),
+                        "by_kind_latency_ms": {
+                            kind: latency_summary(values) for kind, values in run.by_kind_ms.items()
+                        },
+                        "cpu_seconds_by_process": cpu_delta(
+                            before, cpu_seconds(self.system.pids())
+                        ),
+                        **window.read(),
+                    }
+                )
+        finally:
+            await pool.close()
+        return runs
+
+    async def search_phase(self, api: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Search runs at fixed concurrency, then the bare endpoint the same way."""
+        async with new_client(api, 4) as client:
+            vocabulary = await load_vocabulary(client, Random(5))
+        queries = build_query_mix(vocabulary, count=self.config.search_mix_size)
+        search_runs = await self._closed_runs(api, "/search", queries, "search")
+        with bare_fastapi() as url:
+            ping = [SearchQuery("ping", {})]
+            fastapi_runs = await self._closed_runs(url, "/ping", ping, "bare FastAPI")
+
+        def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "rps": median(r["rps"] for r in runs),
+                "latency_ms": {
+                    key: median(r["latency_ms"][key] for r in runs) for key in ("p50", "p95", "p99")
+                },
+                "errors": sum(r["errors"] for r in runs),
+                "concurrency": self.config.search_concurrency,
+                "box_cpu_busy_pct": median(r["box_cpu_busy_pct"] for r in runs),
+                "other_cores": median(r["other_cores"] for r in runs),
+                # Cores the load generator itself used: it shares the box with the system.
+                "generator_cores": median(
+                    round(r["generator_cpu_seconds"] / r["seconds"], 2) for r in runs
+                ),
+                "runs": runs,
+            }
+
+        search = summarize(search_runs)
+        search["query_mix"] = {
+            kind: sum(1 for q in queries if q.kind == kind) for kind, _ in QUERY_KINDS
+        }
+        search["distinct_queries"] = len({tuple(sorted(q.params.items())) for q in queries})
+        search["mix_size"] = len(queries)
+        search["example_queries"] = [q.params for q in queries[:8]]
+        return search, summarize(fastapi_runs)
+
+    async def order_phases(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Latency sweep, sustained-rate search, audit; with CPU per completed order."""
+        config, target = self.config, self.system.target
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with (
+            httpx.AsyncClient(base_url=target.api, timeout=60, limits=limits) as api,
+            httpx.AsyncClient(base_url=target.mailbox, timeout=30) as mailbox_client,
+            httpx.AsyncClient(base_url=target.bank, timeout=30) as bank,
+        ):
+            # Open loop: a request waits for a free connection, and its latency counts from
+            # the moment it was due, so waiting shows up in the numbers.
+            orders_pool = ConnectionPool(target.api, 256)
+            choices = await load_menu_choices(api, self.system.catalog_size or 1000, Random(3))
+            driver = OrderDriver(orders_pool, choices, uuid.uuid4().hex[:8], config.decline_every)
+            mailbox = Mailbox(mailbox_client, driver.domain)
+            await mailbox.poll()
+            lag_probe = LagProbe(target.bootstrap)
+            bench = OrderBench(
+                driver,
+                mailbox,
+                lag_probe,
+                self._rss_under_load,
+                self._system_cpu,
+                self.progress.step,
+            )
+            watcher = asyncio.create_task(bench.watch())
+            me = psutil.Process()
+            cpu_before, my_before = cpu_seconds(self.system.pids()), me.cpu_times()
+            settle = 180.0 if not config.quick else 30.0
+            headline_rate = 300 if 300 in config.latency_rates else max(config.latency_rates)
+            try:
+                self.progress.phase("orders: latency at fixed offered rates")
+                skipped = await bench.latency_sweep(
+                    config.latency_rates,
+                    headline_rate,
+                    config.latency_seconds,
+                    config.drain_seconds,
+                    settle,
+                )
+                self.progress.phase("orders: highest rate sustained with zero loss")
+                sustained = await bench.find_sustained(
+                    config.probe_start_rate,
+                    config.probe_max_rate,
+                    config.probe_seconds,
+                    config.sustain_seconds,
+                    config.sustain_steps,
+                    config.drain_seconds,
+                    settle,
+                    self._profiler if config.profile else None,
+                )
+                await bench.settle(settle)
+            finally:
+                bench.stop()
+                await watcher
+                lag_probe.close()
+                await orders_pool.close()
+            cpu = cpu_delta(cpu_before, cpu_seconds(self.system.pids()))
+            my_after = me.cpu_times()
+            self.progress.phase("audit: every order, charge and email")
+            self.progress.step(
+                f"checking {len(driver.all_orders)} orders", len(driver.all_orders) / 300
+            )
+            result = await audit(api, bank, mailbox, driver.all_orders)
+        completed = result.confirmed + result.declined
+        headline = next(
+            s
+            for s in bench.steps
+            if s["label"] == "latency" and s["offered_rate_per_s"] == headline_rate
+        )
+        orders = {
+            "sustained_per_s": sustained,
+            "e2e_latency_ms": headline["e2e_latency_ms"],
+            "latency_rate_per_s": headline_rate,
+            "lost": result.lost,
+            "double_charged": result.double_charged,
+            "duplicate_emails": result.duplicate_emails + result.emails_for_declined,
+            "audit": {**asdict(result), "lost": result.lost},
+            "steps": bench.steps,
+            "skipped_latency_rates": skipped,
+            "mailbox_polls": mailbox.polls,
+        }
+        self.results["timeseries"] = [asdict(s) for s in bench.samples]
+        generator_seconds = round(
+            (my_after.user + my_after.system) - (my_before.user + my_before.system), 3
+        )
+        cpu_report = {
+            "seconds_by_process": cpu,
+            "orders_completed": completed,
+            "ms_per_order": round(cpu["total"] * 1000 / completed, 3) if completed else None,
+            "ms_per_order_by_process": {
+                name: round(seconds * 1000 / completed, 3) for name, seconds in cpu.items()
+            }
+            if completed
+            else None,
+            "generator_seconds": generator_seconds,
+            "generator_ms_per_order": (
+                round(generator_seconds * 1000 / completed, 3) if completed else None
+            ),
+        }
+        return orders, cpu_report
+
+    async def _profiler(self, seconds: float) -> None:
+        top = await record_profiles(self.system.pids(), seconds, self.config.results_dir)
+        self.results["profile"] = top
+
+
+async def run_benchmark(config: BenchConfig, progress: PhaseProgress) -> dict[str, Any]:
+    """Start (or attach to) the system, measure everything, stop what we started."""
+    started = datetime.now(UTC)
+    began = time.monotonic()
+    machine = machine_info()
+    progress.phase("starting the system" if config.target is None else "attaching")
+    async with _ticking(progress):
+        if config.target is None:
+            progress.step(f"seeding {config.restaurants} restaurants, restaurants up --detach", 60)
+            system = await asyncio.to_thread(start_system, config.restaurants)
+        else:
+            system = attach_system(config.target)
+        failed = True
+        try:
+            run = Run(config, system, progress)
+            measured = await run.measure()
+            failed = False
+        finally:
+            progress.phase("stopping the system")
+            progress.step("restaurants down", 10)
+            # After a failure the logs say why: keep them.
+            await asyncio.to_thread(system.stop, config.keep_data or failed)
+            if failed and system.owned:
+                progress.log(f"bench system's files kept in {system.target.data_dir}")
+    results: dict[str, Any] = {
+        "schema": 1,
+        "quick": config.quick,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration_s": round(time.monotonic() - began, 1),
+        "git": _git(),
+        "machine": {
+            **asdict(machine),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "config": {
+            k: (str(v) if not isinstance(v, int | float | bool | tuple) else v)
+            for k, v in asdict(config).items()
+        },
+        "system": {
+            "owned": system.owned,
+            "catalog_restaurants": system.catalog_size,
+            "api": system.target.api,
+            "bootstrap": system.target.bootstrap,
+        },
+        **measured,
+        **run.results,
+    }
+    return results
