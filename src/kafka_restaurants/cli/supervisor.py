@@ -133,9 +133,9 @@ class Supervisor:
                 self.on_event(f"{running.spec.name} exited with code {code}; restarting")
                 time.sleep(min(2**running.restarts, 30))
                 running.log_file.close()
-                replacement = self.start(running.spec)
-                replacement.restarts = running.restarts + 1
                 self.running.remove(running)
+                replacement = self.start(running.spec)  # writes the state without the dead one
+                replacement.restarts = running.restarts + 1
                 break
             time.sleep(0.2)
 
