@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.components",
     "tests.fixtures.kafka",
     "tests.fixtures.postgres",
+    "tests.fixtures.tracing",
 ]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,23 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from kafka_restaurants.bench.system import system_env
 from kafka_restaurants.cli.supervisor import pid_alive
-from tests.fixtures.components import free_port
 from tests.fixtures.kafka import kafka_libs_or_skip
 
 CLI = [sys.executable, "-m", "kafka_restaurants.cli.main"]
-
-
-def _port_pair() -> int:
-    """A free port whose successor is free too (the web replicas take consecutive ports)."""
-    while True:
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
 
 
 @dataclass
@@ -62,34 +48,6 @@ class RunningSystem:
     def log(self, name: str) -> str:
         path = self.data_dir / "log" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
-
-
-def system_env(data_dir: Path, **overrides: str) -> dict[str, str]:
-    """Environment for a system on free ports with all its files under `data_dir`."""
-    smtp = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"BOOTSTRAP_SVR", "DATABASE_URL", "API_URL", "BANK_URL", "PUBLIC_URL"}
-    }
-    env.update(
-        {
-            "DATA_DIR": str(data_dir),
-            "KAFKA_PORT": str(free_port()),
-            "KAFKA_CONTROLLER_PORT": str(free_port()),
-            "API_PORT": str(free_port()),
-            "BANK_PORT": str(free_port()),
-            "MAILBOX_SMTP_PORT": str(smtp),
-            "SMTP_PORT": str(smtp),
-            "MAILBOX_HTTP_PORT": str(free_port()),
-            "WEB_PORT": str(free_port()),
-            "WEB_REPLICA_BASE_PORT": str(_port_pair()),
-            "TRANSACTIONS_HEALTH_PORT": str(free_port()),
-            "MAILER_HEALTH_PORT": str(free_port()),
-        }
-    )
-    env.update(overrides)
-    return env
 
 
 @pytest.fixture(scope="session")

@@ -44,8 +44,11 @@ def _port_pair() -> int:
         return port
 
 
-def bench_env(data_dir: Path) -> dict[str, str]:
-    """Environment for a system on free ports with every file under `data_dir`."""
+def system_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """Environment for a whole system on free ports with every file under `data_dir`.
+
+    The end-to-end tests start their system with this too.
+    """
     smtp = free_port()
     env = {k: v for k, v in os.environ.items() if k not in _INHERITED_TARGETS}
     env.update(
@@ -62,9 +65,9 @@ def bench_env(data_dir: Path) -> dict[str, str]:
             "WEB_REPLICA_BASE_PORT": str(_port_pair()),
             "TRANSACTIONS_HEALTH_PORT": str(free_port()),
             "MAILER_HEALTH_PORT": str(free_port()),
-            "LOG_LEVEL": "WARNING",
         }
     )
+    env.update(overrides)
     return env
 
 
@@ -110,7 +113,7 @@ class BenchSystem:
 def start_system(restaurants: int, data_dir: Path | None = None) -> BenchSystem:
     """Seed a catalog of `restaurants` in a fresh data dir and start everything detached."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="kafka-restaurants-bench-"))
-    env = bench_env(data_dir)
+    env = system_env(data_dir, LOG_LEVEL="WARNING")
     target = Target(
         api=f"http://127.0.0.1:{env['API_PORT']}",
         mailbox=f"http://127.0.0.1:{env['MAILBOX_HTTP_PORT']}",
