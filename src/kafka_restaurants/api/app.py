@@ -16,10 +16,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kafka_restaurants import __version__
 from kafka_restaurants.api import order_status
 from kafka_restaurants.api.bank_client import CardTokens
-from kafka_restaurants.api.catalog import SearchResultCache, VocabularyCache
 from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.api.outbox import OutboxRelay
 from kafka_restaurants.api.routes import catalog, health, orders
+from kafka_restaurants.api.search_index import LiveCatalogIndex, SearchResultCache
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.probe import ClusterProbe
@@ -39,7 +39,8 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_db_engine(settings.api_database_url)
         sessions = session_factory(engine)
         app.state.sessions = sessions
-        app.state.vocabulary = VocabularyCache()
+        app.state.search_index = LiveCatalogIndex(sessions)
+        app.state.search_index.start()
         app.state.search_cache = SearchResultCache()
         app.state.kafka_probe = ClusterProbe(settings.bootstrap_servers)
         app.state.card_tokens = CardTokens(settings.bank_base_url)
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
             if app.state.relay is not None:
                 app.state.relay.stop()
             app.state.card_tokens.close()
+            app.state.search_index.stop()
             engine.dispose()
 
     app = FastAPI(

@@ -1,20 +1,19 @@
-"""Reading and writing the catalog: restaurant search, menus, and loading seed data."""
+"""Reading and writing the catalog in the database: menus, and loading seed data.
+
+Searching happens in memory (`search_index.py`); writing here bumps the catalog's generation so
+every api process reloads its index.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, select, union_all
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import InstrumentedAttribute
 
-from kafka_restaurants.api.search import Vocabulary, index_terms, matched_tokens, tokenize
-from kafka_restaurants.api.tables import MenuItem, Restaurant, SearchTerm
+from kafka_restaurants.api.search import index_terms
+from kafka_restaurants.api.tables import CatalogState, MenuItem, Restaurant, SearchTerm
 
 MAX_LIMIT = 100
 
@@ -59,176 +58,6 @@ class RestaurantData(Protocol):
     def menu(self) -> Iterable[MenuItemData]: ...
 
 
-@dataclass(frozen=True)
-class SearchQuery:
-    """What the customer asked for; every field optional, limits already validated."""
-
-    q: str | None = None
-    restaurant_name: str | None = None
-    restaurant_style: str | None = None
-    vegetarian: bool | None = None
-    delivery: bool | None = None
-    limit: int = 50
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    restaurants: list[Restaurant]
-    total: int
-
-
-class VocabularyCache:
-    """The indexed words, reloaded now and then so a re-seeded catalog is picked up."""
-
-    def __init__(self, max_age_seconds: float = 60.0) -> None:
-        self.max_age = max_age_seconds
-        self._vocabulary: Vocabulary | None = None
-        self._loaded_at = 0.0
-
-    def get(self, session: Session) -> Vocabulary:
-        now = time.monotonic()
-        if self._vocabulary is None or now - self._loaded_at > self.max_age:
-            terms = session.scalars(select(SearchTerm.term).distinct())
-            self._vocabulary = Vocabulary(terms)
-            self._loaded_at = now
-        return self._vocabulary
-
-
-# One page of answers, encoded as the response body, and the total count.
-CachedAnswer = tuple[bytes, int]
-
-
-class SearchResultCache:
-    """Recent answers by query: popular searches repeat, and the catalog changes only on seed.
-
-    Entries live `max_age_seconds`, so a re-seeded catalog shows within that time.
-    """
-
-    def __init__(
-        self,
-        max_entries: int = 4096,
-        max_age_seconds: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_entries = max_entries
-        self.max_age = max_age_seconds
-        self.clock = clock
-        self._entries: OrderedDict[SearchQuery, tuple[float, CachedAnswer]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, query: SearchQuery) -> CachedAnswer | None:
-        with self._lock:
-            entry = self._entries.get(query)
-            if entry is None:
-                return None
-            stored_at, value = entry
-            if self.clock() - stored_at > self.max_age:
-                del self._entries[query]
-                return None
-            self._entries.move_to_end(query)
-            return value
-
-    def put(self, query: SearchQuery, value: CachedAnswer) -> None:
-        with self._lock:
-            self._entries[query] = (self.clock(), value)
-            self._entries.move_to_end(query)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filtered(statement: Select, query: SearchQuery) -> Select:
-    if query.restaurant_name:
-        pattern = f"%{_escape_like(query.restaurant_name.casefold())}%"
-        statement = statement.where(Restaurant.name_lower.like(pattern, escape="\\"))
-    if query.restaurant_style:
-        statement = statement.where(Restaurant.style_lower == query.restaurant_style.casefold())
-    if query.vegetarian is not None:
-        statement = statement.where(Restaurant.vegetarian == query.vegetarian)
-    if query.delivery is not None:
-        statement = statement.where(Restaurant.delivery == query.delivery)
-    return statement
-
-
-def search_restaurants(session: Session, vocabulary: Vocabulary, query: SearchQuery) -> SearchPage:
-    """Restaurants matching the filters and free text, best match first, one page of them."""
-    tokens = tokenize(query.q or "")
-    if not tokens:
-        return _page(
-            session,
-            _filtered(select(Restaurant), query),
-            (Restaurant.name_lower, Restaurant.id),
-            query,
-        )
-
-    matches = vocabulary.expand(tokens)
-    if not matches:
-        return SearchPage([], 0)
-    candidates = union_all(
-        *(
-            select(
-                literal(m.term).label("term"),
-                literal(m.token).label("token"),
-                literal(m.quality).label("quality"),
-            )
-            for m in matches
-        )
-    ).subquery("candidates")
-    # Best match per (restaurant, query word), then summed over the words.
-    per_word = (
-        select(
-            SearchTerm.restaurant_id.label("restaurant_id"),
-            candidates.c.token,
-            func.max(SearchTerm.weight * candidates.c.quality).label("score"),
-        )
-        .join(candidates, SearchTerm.term == candidates.c.term)
-        .group_by(SearchTerm.restaurant_id, candidates.c.token)
-        .subquery("per_word")
-    )
-    scored = (
-        select(
-            per_word.c.restaurant_id,
-            func.sum(per_word.c.score).label("score"),
-            func.count().label("words"),
-        )
-        .group_by(per_word.c.restaurant_id)
-        .having(func.count() >= matched_tokens(matches))
-        .subquery("scored")
-    )
-    ranked = _filtered(
-        select(Restaurant).join(scored, scored.c.restaurant_id == Restaurant.id), query
-    )
-    return _page(
-        session, ranked, (scored.c.score.desc(), Restaurant.name_lower, Restaurant.id), query
-    )
-
-
-def _page(
-    session: Session,
-    statement: Select[tuple[Restaurant]],
-    order: tuple[ColumnElement[object] | InstrumentedAttribute[object], ...],
-    query: SearchQuery,
-) -> SearchPage:
-    # The total rides along as a window count, so one query answers page and total.
-    rows = session.execute(
-        statement.add_columns(func.count().over().label("total"))
-        .order_by(*order)
-        .limit(query.limit)
-        .offset(query.offset)
-    ).all()
-    if rows:
-        return SearchPage([row[0] for row in rows], int(rows[0].total))
-    if query.offset == 0:
-        return SearchPage([], 0)
-    # Paged past the end: the window saw no rows, so count separately.
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    return SearchPage([], total)
-
-
 def get_restaurant(session: Session, restaurant_id: int) -> Restaurant | None:
     """The restaurant with its menu loaded, or None."""
     return session.scalar(
@@ -236,11 +65,6 @@ def get_restaurant(session: Session, restaurant_id: int) -> Restaurant | None:
         .where(Restaurant.id == restaurant_id)
         .options(selectinload(Restaurant.menu))
     )
-
-
-def list_styles(session: Session) -> list[str]:
-    """Every style in the catalog, alphabetically, for the search filters."""
-    return list(session.scalars(select(Restaurant.style).distinct().order_by(Restaurant.style)))
 
 
 def catalog_size(session: Session) -> int:
@@ -316,4 +140,9 @@ def write_catalog(
         if len(rows) >= batch_size:
             flush()
     flush()
+    session.execute(
+        update(CatalogState)
+        .where(CatalogState.id == 1)
+        .values(generation=CatalogState.generation + 1)
+    )
     return written

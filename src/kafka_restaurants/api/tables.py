@@ -73,6 +73,19 @@ class SearchTerm(Base):
     __table_args__ = (Index("ix_search_terms_restaurant", "restaurant_id"),)
 
 
+class CatalogState(Base):
+    """One row whose generation goes up whenever the catalog is written.
+
+    Processes that keep the catalog in memory (the api's search index) poll it to know when
+    to reload.
+    """
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Order(Base):
     """An order as the customer placed it and where it stands; card kept as token + last4."""
 
