@@ -199,8 +199,7 @@ class EventConsumer:
         try:
             while not self._stopping:
                 self._resume_due()
-                messages = self._consumer.consume(s.max_batch, s.poll_timeout)
-                batch = self._usable(messages)
+                batch = self._usable(self._next_messages())
                 if batch:
                     started = time.perf_counter()
                     self._spans = MessageSpans(batch, s.group_id)
@@ -217,6 +216,16 @@ class EventConsumer:
             self._producer.flush(10)
 
     # -- reading ------------------------------------------------------------------------------
+
+    def _next_messages(self) -> list[Message]:
+        # consume(n, timeout) waits until it has n messages or the timeout passes, so on a
+        # quiet topic every message would wait the whole poll timeout. Wait for one instead,
+        # then take whatever else is already fetched: batches still grow with the load.
+        s = self.settings
+        first = self._consumer.consume(1, s.poll_timeout)
+        if not first or s.max_batch == 1:
+            return first
+        return first + self._consumer.consume(s.max_batch - 1, 0)
 
     def _usable(self, messages: list[Message]) -> list[Incoming]:
         batch: list[Incoming] = []

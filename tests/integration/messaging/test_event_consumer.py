@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -186,3 +187,33 @@ def test_transactional_consumer_carries_on_after_the_broker_is_killed(tmp_path: 
         assert stalls == []
     finally:
         broker.stop()
+
+
+def test_a_lone_message_is_handled_without_waiting_for_a_full_batch(
+    kafka_bootstrap: str, topics: tuple[str, str]
+) -> None:
+    """Batches grow with load, but a quiet topic's message goes straight to the handler: it
+    is not held back waiting for `max_batch` messages or the poll timeout."""
+    source, _output = topics
+    seen: dict[str, float] = {}
+
+    async def handle(batch: list[Incoming]) -> list[Outcome]:
+        for message in batch:
+            seen[message.key.decode()] = time.monotonic()
+        return [Done(()) for _ in batch]
+
+    poll_timeout = 10.0
+    settings = ConsumerSettings(
+        kafka_bootstrap,
+        f"g-{uuid.uuid4().hex[:8]}",
+        (source,),
+        max_batch=500,
+        poll_timeout=poll_timeout,
+    )
+    for _ in run_in_thread(EventConsumer(settings, handle)):
+        produce(kafka_bootstrap, source, [(b"first", declined("first"), None)])
+        wait_for(lambda: "first" in seen, timeout=60, what="the first message (group join)")
+        sent = time.monotonic()
+        produce(kafka_bootstrap, source, [(b"second", declined("second"), None)])
+        wait_for(lambda: "second" in seen, timeout=30, what="the second message")
+        assert seen["second"] - sent < poll_timeout / 2
