@@ -1,11 +1,10 @@
 """The consumer loop every Kafka-consuming process shares.
 
-A handler gets a batch of messages and answers one Outcome per message. The loop then, per
-partition and in offset order: produces the outputs of the messages before the first `Retry`,
-parks `DeadLetter` messages in the topic's `.DLQ`, commits the offset after the last message it
-moved past, and pauses the partition at the retried message until its backoff has passed. Other
-partitions keep flowing. In transactional mode, outputs, dead letters and offsets commit in one
-Kafka transaction; otherwise offsets commit only after every produced record is acknowledged.
+A handler gets a batch of messages and answers one Outcome per message. `settlement.py` turns
+the outcomes into records to produce and offsets to commit; the loop carries that out and
+pauses a partition at a retried message until its backoff has passed. Other partitions keep
+flowing. In transactional mode, outputs, dead letters and offsets commit in one Kafka
+transaction; otherwise offsets commit only after every produced record is acknowledged.
 """
 
 from __future__ import annotations
@@ -18,16 +17,21 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from prometheus_client import Counter, Histogram
+from prometheus_client import Histogram
 
-from kafka_restaurants.events.codec import HEADER_TRACEPARENT, encode
-from kafka_restaurants.events.topics import dead_letter_topic
+from kafka_restaurants.events.codec import HEADER_TRACEPARENT
 from kafka_restaurants.messaging.backoff import backoff_seconds
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.outcomes import Incoming, Outcome
+from kafka_restaurants.messaging.settlement import (
+    MESSAGES,
+    Headers,
+    PartitionKey,
+    Record,
+    settle_batch,
+)
 from kafka_restaurants.observability.kafka import (
     RETRIES,
     LagSampler,
@@ -40,20 +44,7 @@ log = logging.getLogger(__name__)
 CLIENT_LOG = logging.getLogger("librdkafka")
 
 Handler = Callable[[list[Incoming]], Awaitable[list[Outcome]]]
-PartitionKey = tuple[str, int]
-Headers = list[tuple[str, str | bytes | None]]
-Record = tuple[str, bytes | None, bytes | None, Headers]
 
-MESSAGES = Counter(
-    "kafka_messages_handled_total",
-    "Messages handled, by consumer group, topic and outcome",
-    ["group", "topic", "outcome"],
-)
-DEAD_LETTERS = Counter(
-    "kafka_dead_letters_total",
-    "Messages sent to a dead-letter topic, by reason category",
-    ["group", "topic", "reason"],
-)
 BATCH_SECONDS = Histogram(
     "kafka_batch_processing_seconds", "Time to handle one consumed batch", ["group"]
 )
@@ -108,19 +99,6 @@ def to_incoming(message: Message) -> Incoming:
             for name, value in raw_headers
         ],
     )
-
-
-def dead_letter_headers(incoming: Incoming, reason: str, group_id: str) -> Headers:
-    """The original headers plus why, where from and when the message was parked."""
-    return [
-        *incoming.headers,
-        ("dlq.error", reason[:4000].encode()),
-        ("dlq.original_topic", incoming.topic.encode()),
-        ("dlq.original_partition", str(incoming.partition).encode()),
-        ("dlq.original_offset", str(incoming.offset).encode()),
-        ("dlq.consumer_group", group_id.encode()),
-        ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
-    ]
 
 
 class EventConsumer:
@@ -222,6 +200,7 @@ class EventConsumer:
         # quiet topic every message would wait the whole poll timeout. Wait for one instead,
         # then take whatever else is already fetched: batches still grow with the load.
         s = self.settings
+        assert self._consumer is not None
         first = self._consumer.consume(1, s.poll_timeout)
         if not first or s.max_batch == 1:
             return first
@@ -282,71 +261,29 @@ class EventConsumer:
     # -- settling -----------------------------------------------------------------------------
 
     def _settle(self, batch: list[Incoming], outcomes: list[Outcome]) -> None:
-        group = self.settings.group_id
-        by_partition: dict[PartitionKey, list[tuple[Incoming, Outcome]]] = {}
-        for incoming, outcome in zip(batch, outcomes, strict=True):
-            by_partition.setdefault((incoming.topic, incoming.partition), []).append(
-                (incoming, outcome)
-            )
-        records: list[Record] = []
-        offsets: list[TopicPartition] = []
-        first_offsets: dict[PartitionKey, int] = {}
-        for (topic, partition), items in by_partition.items():
-            first_offsets[(topic, partition)] = items[0][0].offset
-            next_offset: int | None = None
-            for incoming, outcome in items:
-                attempt_key = (topic, partition, incoming.offset)
-                if isinstance(outcome, Retry):
-                    self._retry_later(incoming, outcome.reason)
-                    break
-                MESSAGES.labels(group, topic, type(outcome).__name__.lower()).inc()
-                if isinstance(outcome, Done):
-                    for output in outcome.outputs:
-                        traceparent = (
-                            self._spans.outgoing_traceparent(incoming, output.topic)
-                            if self._spans is not None
-                            else incoming.header(HEADER_TRACEPARENT)
-                        )
-                        encoded = encode(output.event, traceparent)
-                        records.append(
-                            (output.topic, encoded.key, encoded.value, list(encoded.headers))
-                        )
-                elif isinstance(outcome, DeadLetter):
-                    log.warning(
-                        "dead-lettering %s[%d]@%d: %s",
-                        topic,
-                        partition,
-                        incoming.offset,
-                        outcome.reason,
-                    )
-                    DEAD_LETTERS.labels(
-                        group, topic, reason_category(outcome.reason, dead_letter=True)
-                    ).inc()
-                    records.append(
-                        (
-                            dead_letter_topic(topic),
-                            incoming.key,
-                            incoming.value,
-                            dead_letter_headers(incoming, outcome.reason, group),
-                        )
-                    )
-                self._attempts.pop(attempt_key, None)
-                next_offset = incoming.offset + 1
-            if next_offset is not None:
-                offsets.append(TopicPartition(topic, partition, next_offset))
-        if not offsets:
+        plan = settle_batch(batch, outcomes, self.settings.group_id, self._traceparent_for)
+        for incoming, reason in plan.retries:
+            self._retry_later(incoming, reason)
+        for incoming in plan.moved_past:
+            self._attempts.pop((incoming.topic, incoming.partition, incoming.offset), None)
+        if not plan.offsets:
             return
         self._commit_deadline = time.monotonic() + self.settings.commit_stall_seconds
         try:
             committed = (
-                self._commit_in_transaction(records, offsets)
+                self._commit_in_transaction(plan.records, plan.offsets)
                 if self.settings.transactional
-                else self._commit_after_delivery(records, offsets)
+                else self._commit_after_delivery(plan.records, plan.offsets)
             )
         finally:
             self._commit_deadline = None
         if not committed:
-            self._rewind(first_offsets)
+            self._rewind(plan.first_offsets)
+
+    def _traceparent_for(self, incoming: Incoming, topic: str) -> str | None:
+        if self._spans is not None:
+            return self._spans.outgoing_traceparent(incoming, topic)
+        return incoming.header(HEADER_TRACEPARENT)
 
     def _watch_commits(self) -> None:
         while self._running:

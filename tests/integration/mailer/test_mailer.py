@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import create_engine
 
 from kafka_restaurants.mailer.records import SentRecords
-from kafka_restaurants.messaging.consumer import MESSAGES
+from kafka_restaurants.messaging.settlement import MESSAGES
 from tests.fixtures.components import free_port, wait_for
 from tests.fixtures.kafka_io import committed_offsets, consume_all, produce
 from tests.integration.mailer.conftest import InboxHandler, SmtpInbox, StartMailer

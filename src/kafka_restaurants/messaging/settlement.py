@@ -1,0 +1,120 @@
+"""Deciding what a handled batch means for Kafka: which records to produce, which offsets to
+commit, which messages to retry. Pure bookkeeping over the handler's outcomes; the consumer
+loop (`consumer.py`) carries the plan out.
+
+Per partition and in offset order: the outputs of the messages before the first `Retry` are
+produced, `DeadLetter` messages go to the topic's `.DLQ` with headers saying why, and the
+offset to commit is the one after the last message moved past.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from confluent_kafka import TopicPartition
+from prometheus_client import Counter
+
+from kafka_restaurants.events.codec import encode
+from kafka_restaurants.events.topics import dead_letter_topic
+from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.observability.kafka import reason_category
+
+log = logging.getLogger(__name__)
+
+PartitionKey = tuple[str, int]
+Headers = list[tuple[str, str | bytes | None]]
+Record = tuple[str, bytes | None, bytes | None, Headers]
+# The traceparent an output of `incoming` written to `topic` carries.
+TraceparentFor = Callable[[Incoming, str], str | None]
+
+MESSAGES = Counter(
+    "kafka_messages_handled_total",
+    "Messages handled, by consumer group, topic and outcome",
+    ["group", "topic", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "kafka_dead_letters_total",
+    "Messages sent to a dead-letter topic, by reason category",
+    ["group", "topic", "reason"],
+)
+
+
+@dataclass
+class Settlement:
+    """What to do with Kafka after a batch was handled."""
+
+    records: list[Record] = field(default_factory=list)
+    offsets: list[TopicPartition] = field(default_factory=list)
+    # Where each partition of the batch started, to rewind to if the commit fails.
+    first_offsets: dict[PartitionKey, int] = field(default_factory=dict)
+    moved_past: list[Incoming] = field(default_factory=list)
+    retries: list[tuple[Incoming, str]] = field(default_factory=list)
+
+
+def dead_letter_headers(incoming: Incoming, reason: str, group_id: str) -> Headers:
+    """The original headers plus why, where from and when the message was parked."""
+    return [
+        *incoming.headers,
+        ("dlq.error", reason[:4000].encode()),
+        ("dlq.original_topic", incoming.topic.encode()),
+        ("dlq.original_partition", str(incoming.partition).encode()),
+        ("dlq.original_offset", str(incoming.offset).encode()),
+        ("dlq.consumer_group", group_id.encode()),
+        ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+    ]
+
+
+def settle_batch(
+    batch: list[Incoming],
+    outcomes: list[Outcome],
+    group_id: str,
+    traceparent_for: TraceparentFor,
+) -> Settlement:
+    """The records, offsets and retries that `outcomes` (one per message of `batch`) call for."""
+    by_partition: dict[PartitionKey, list[tuple[Incoming, Outcome]]] = {}
+    for incoming, outcome in zip(batch, outcomes, strict=True):
+        by_partition.setdefault((incoming.topic, incoming.partition), []).append(
+            (incoming, outcome)
+        )
+    plan = Settlement()
+    for (topic, partition), items in by_partition.items():
+        plan.first_offsets[(topic, partition)] = items[0][0].offset
+        next_offset: int | None = None
+        for incoming, outcome in items:
+            if isinstance(outcome, Retry):
+                plan.retries.append((incoming, outcome.reason))
+                break  # later messages of this partition wait for this one
+            MESSAGES.labels(group_id, topic, type(outcome).__name__.lower()).inc()
+            if isinstance(outcome, Done):
+                for output in outcome.outputs:
+                    encoded = encode(output.event, traceparent_for(incoming, output.topic))
+                    plan.records.append(
+                        (output.topic, encoded.key, encoded.value, list(encoded.headers))
+                    )
+            elif isinstance(outcome, DeadLetter):
+                log.warning(
+                    "dead-lettering %s[%d]@%d: %s",
+                    topic,
+                    partition,
+                    incoming.offset,
+                    outcome.reason,
+                )
+                DEAD_LETTERS.labels(
+                    group_id, topic, reason_category(outcome.reason, dead_letter=True)
+                ).inc()
+                plan.records.append(
+                    (
+                        dead_letter_topic(topic),
+                        incoming.key,
+                        incoming.value,
+                        dead_letter_headers(incoming, outcome.reason, group_id),
+                    )
+                )
+            plan.moved_past.append(incoming)
+            next_offset = incoming.offset + 1
+        if next_offset is not None:
+            plan.offsets.append(TopicPartition(topic, partition, next_offset))
+    return plan

@@ -1,0 +1,44 @@
+"""Settling a handled batch: outputs and dead letters to produce, offsets to commit, retries."""
+
+from __future__ import annotations
+
+from kafka_restaurants.events import OrderDeclined
+from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outgoing, Retry
+from kafka_restaurants.messaging.settlement import settle_batch
+
+
+def message(partition: int, offset: int) -> Incoming:
+    return Incoming("order", partition, offset, b"k", b"v", [("traceparent", b"tp")])
+
+
+def no_trace(_incoming: Incoming, _topic: str) -> str | None:
+    return None
+
+
+def test_offsets_commit_after_the_last_message_moved_past_per_partition() -> None:
+    declined = OrderDeclined(order_id="o-1", decline_code="card_declined", reason="test")
+    batch = [message(0, 5), message(1, 9), message(0, 6)]
+    outcomes = [Done((Outgoing("order_declined", declined),)), Done(), DeadLetter("bad json")]
+    plan = settle_batch(batch, outcomes, "g", no_trace)
+    assert {(tp.partition, tp.offset) for tp in plan.offsets} == {(0, 7), (1, 10)}
+    assert [record[0] for record in plan.records] == ["order_declined", "order.DLQ"]
+    dlq_headers = dict(plan.records[1][3])
+    assert dlq_headers["dlq.error"] == b"bad json"
+    assert dlq_headers["dlq.original_offset"] == b"6"
+    assert dlq_headers["traceparent"] == b"tp"  # the original headers travel along
+    assert plan.retries == []
+    assert plan.first_offsets == {("order", 0): 5, ("order", 1): 9}
+
+
+def test_a_retry_holds_back_the_rest_of_its_partition_only() -> None:
+    batch = [message(0, 1), message(0, 2), message(0, 3), message(1, 1)]
+    outcomes = [Done(), Retry("bank timeout"), Done(), Done()]
+    plan = settle_batch(batch, outcomes, "g", no_trace)
+    assert {(tp.partition, tp.offset) for tp in plan.offsets} == {(0, 2), (1, 2)}
+    assert [(m.partition, m.offset, why) for m, why in plan.retries] == [(0, 2, "bank timeout")]
+    assert [(m.partition, m.offset) for m in plan.moved_past] == [(0, 1), (1, 1)]
+
+
+def test_nothing_to_commit_when_the_first_message_is_retried() -> None:
+    plan = settle_batch([message(0, 4)], [Retry("later")], "g", no_trace)
+    assert plan.offsets == [] and plan.records == []
