@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kafka_restaurants.bench.config import config_from_env
-from kafka_restaurants.bench.profiling import top_functions
+from kafka_restaurants.bench.profiling import top_functions, top_own_frames
 from kafka_restaurants.bench.search_load import (
     QUERY_KINDS,
     CatalogVocabulary,
@@ -120,6 +120,20 @@ def test_top_functions_ranks_self_time() -> None:
     top = top_functions(collapsed)
     assert top[0] == {"frame": "idle", "self_pct": 60.0, "total_pct": 60.0}
     assert {"frame": "query", "self_pct": 30.0, "total_pct": 30.0} in top
+
+
+def test_top_own_frames_counts_our_functions_inclusively_without_entry_points() -> None:
+    collapsed = (
+        "kafka_restaurants/app.py:serve;kafka_restaurants/ordering.py:place;db 30\n"
+        "kafka_restaurants/app.py:serve;kafka_restaurants/ordering.py:place;http 20\n"
+        "kafka_restaurants/app.py:serve;kafka_restaurants/outbox.py:relay;kafka 40\n"
+    )
+    top = top_own_frames(collapsed)
+    assert [f["frame"] for f in top] == [
+        "kafka_restaurants/ordering.py:place",
+        "kafka_restaurants/outbox.py:relay",
+    ]  # serve wraps everything: left out
+    assert top[0]["total_pct"] == 55.6
 
 
 def test_config_quick_mode_and_results_dir_come_from_the_environment() -> None:
