@@ -119,3 +119,11 @@ def test_pages_put_together_are_the_whole_ranking(limit: int) -> None:
     assert pages[: len(full)] == full
     scores_fall = [r["name"].split()[0] in ("Pizza", "Soup") for r in full]
     assert scores_fall == sorted(scores_fall, reverse=True)  # name matches first
+
+
+def test_an_empty_catalog_answers_every_query_with_nothing() -> None:
+    empty = build([])
+    for fields in ({}, {"q": "pizza"}, {"restaurant_name": "a"}, {"restaurant_style": "x"}):
+        answer = empty.search(SearchQuery(**fields))  # type: ignore[arg-type]
+        assert (answer.body, answer.total) == (b"[]", 0)
+    assert empty.styles == []
