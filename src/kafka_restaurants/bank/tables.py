@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Integer, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kafka_restaurants.db.schema import UtcDateTime, service_metadata
@@ -17,15 +17,13 @@ class Base(DeclarativeBase):
 
 
 class CardToken(Base):
-    """A tokenized card: like a real vault, no number and no CVC."""
+    """A tokenized card: no number, no CVC and no expiry date (checked once, at tokenizing)."""
 
     __tablename__ = "bank_tokens"
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     brand: Mapped[str] = mapped_column(String(20))
     last4: Mapped[str] = mapped_column(String(4))
-    exp_month: Mapped[int] = mapped_column(Integer)
-    exp_year: Mapped[int] = mapped_column(Integer)
     behaviour: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -56,3 +54,9 @@ class ChargeAttempt(Base):
 
     idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer)
+
+
+# The same tables for SQLAlchemy Core, which the service uses: no unit of work per request.
+TOKENS: Table = metadata.tables["bank_tokens"]
+CHARGES: Table = metadata.tables["bank_charges"]
+ATTEMPTS: Table = metadata.tables["bank_charge_attempts"]

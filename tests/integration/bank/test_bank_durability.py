@@ -53,6 +53,7 @@ class BankProcess:
             BANK_DATABASE_URL=db_url,
             DATA_DIR=str(workdir),
             BANK_TRANSIENT_FAILURES="1",
+            LOG_LEVEL="DEBUG",  # the service's debug lines and request lines, to check them
         )
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -204,3 +205,20 @@ def test_nothing_logs_card_numbers_at_debug(
     engine.dispose()
     assert "tokenized a card (visa ending 4242)" in caplog.text
     _assert_no_card_data_in_text(caplog.text)
+
+
+def test_at_info_only_the_charge_is_logged(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One line per order at INFO (the charge); the token is a DEBUG detail."""
+    migrate("bank", sqlite_url)
+    engine = create_db_engine(sqlite_url)
+    bank = Bank(engine)
+    with caplog.at_level(logging.INFO, logger="kafka_restaurants.bank"):
+        token = bank.tokenize_card("4000000000000002", 1, 31, "732").token
+        bank.charge_card("order-1", ChargeRequest(token, 900, "ILS", "order-1"))
+        bank.charge_card("order-1", ChargeRequest(token, 900, "ILS", "order-1"))  # a replay
+    engine.dispose()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 1, lines
+    assert "'order-1'" in lines[0] and "declined (card_declined)" in lines[0]
