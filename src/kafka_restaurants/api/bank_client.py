@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
+import urllib3
+from opentelemetry.trace import SpanKind, StatusCode
 
 from kafka_restaurants.api.errors import FieldError, OrderRejected, PaymentServiceUnavailable
+from kafka_restaurants.observability.tracing import TRACEPARENT, traceparent_of, tracer
 
 CARD_FIELDS = {"number", "exp_month", "exp_year", "cvc"}
+TOKENS_PATH = "/v1/tokens"
 
 
 class CardDetails(Protocol):
@@ -27,36 +31,70 @@ class PaymentToken:
 
 
 class CardTokens:
-    """The bank's tokenization endpoint over a kept-alive HTTP connection pool."""
+    """The bank's tokenization endpoint over a kept-alive connection pool.
+
+    urllib3 rather than httpx: a POST costs about half the CPU (this runs once per order).
+    The client span and `traceparent` the httpx instrumentation used to add are made here.
+    """
 
     def __init__(self, bank_url: str, timeout: float = 5.0) -> None:
-        self._client = httpx.Client(
-            base_url=bank_url,
-            timeout=httpx.Timeout(timeout, connect=2.0),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        self._pool = urllib3.connection_from_url(
+            bank_url,
+            maxsize=32,
+            block=False,  # past 32 concurrent calls open extra connections, don't queue
+            timeout=urllib3.Timeout(connect=2.0, read=timeout),
+            # A dropped kept-alive connection is reopened once; nothing else is retried.
+            retries=urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0),
         )
+        self._url = bank_url.rstrip("/") + TOKENS_PATH
+        self._path = (urllib3.util.parse_url(bank_url).path or "").rstrip("/") + TOKENS_PATH
 
     def tokenize(self, card: CardDetails) -> PaymentToken:
         """Token, brand and last4 for the card; OrderRejected names the field the bank refused."""
-        body = {
-            "number": card.number,
-            "exp_month": card.exp_month,
-            "exp_year": card.exp_year,
-            "cvc": card.cvc,
-        }
-        try:
-            response = self._client.post("/v1/tokens", json=body)
-        except httpx.HTTPError as exc:
-            raise PaymentServiceUnavailable(f"bank unreachable: {type(exc).__name__}") from None
-        if response.status_code in (200, 201):
-            data = response.json()
+        body = json.dumps(
+            {
+                "number": card.number,
+                "exp_month": card.exp_month,
+                "exp_year": card.exp_year,
+                "cvc": card.cvc,
+            }
+        ).encode()
+        status, data = self._post(body)
+        if status in (200, 201) and isinstance(data, dict):
             return PaymentToken(token=data["token"], brand=data["brand"], last4=data["last4"])
-        if response.status_code == 422:
-            raise OrderRejected(card_errors(response.json()))
-        raise PaymentServiceUnavailable(f"bank answered {response.status_code}")
+        if status == 422:
+            raise OrderRejected(card_errors(data))
+        raise PaymentServiceUnavailable(f"bank answered {status}")
+
+    def _post(self, body: bytes) -> tuple[int, object]:
+        # The span is closed before any OrderRejected is raised: a refused card is no error here.
+        with tracer().start_as_current_span(
+            f"POST {TOKENS_PATH}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": "POST", "url.full": self._url},
+            record_exception=False,
+        ) as span:
+            headers = {"Content-Type": "application/json"}
+            traceparent = traceparent_of(span)
+            if traceparent:
+                headers[TRACEPARENT] = traceparent
+            try:
+                response = self._pool.urlopen(
+                    "POST", self._path, body=body, headers=headers, preload_content=True
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                span.set_status(StatusCode.ERROR, type(exc).__name__)
+                raise PaymentServiceUnavailable(f"bank unreachable: {type(exc).__name__}") from None
+            span.set_attribute("http.response.status_code", response.status)
+            if response.status >= 500:
+                span.set_status(StatusCode.ERROR)
+        try:
+            return response.status, json.loads(response.data)
+        except ValueError:
+            return response.status, None
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.close()
 
 
 def card_errors(body: object) -> list[FieldError]:

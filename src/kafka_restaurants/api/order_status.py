@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import cast
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.tables import Order, OrderTimelineEntry
@@ -35,35 +36,98 @@ for _status in ("confirmed", "declined", "failed"):  # present at 0 before the f
 
 GROUP_ID = "api-order-status"
 TOPICS = (ORDER_CONFIRM, ORDER_DECLINED)
-TERMINAL = {"confirmed", "declined", "failed"}
+TERMINAL = frozenset({"confirmed", "declined", "failed"})
 
 PaymentResult = OrderConfirmed | OrderDeclined
 
 
-def apply_payment_result(session: Session, event: PaymentResult) -> str | None:
-    """Move a pending order to its final status; returns the new status, or None if unchanged.
+_ORDERS = cast(Table, Order.__table__)
+_TIMELINE = cast(Table, OrderTimelineEntry.__table__)
+_CURRENT = (
+    select(_ORDERS.c.id, _ORDERS.c.status, _ORDERS.c.created_at)
+    .where(_ORDERS.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update()
+)
+# The status guard repeats the check made on the locked rows: a final status never changes.
+_SETTLE = (
+    update(_ORDERS)
+    .where(
+        _ORDERS.c.id == bindparam("b_id"),
+        # Spelled out: an expanding IN parameter cannot be used with executemany.
+        *(_ORDERS.c.status != literal_column(f"'{status}'") for status in sorted(TERMINAL)),
+    )
+    .values(
+        status=bindparam("b_status"),
+        decline_code=bindparam("b_decline_code"),
+        decline_reason=bindparam("b_decline_reason"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_ADD_TO_TIMELINE = insert(_TIMELINE)
 
-    Idempotent: a final status never changes again, so duplicates and replays are harmless.
+
+def settle(
+    current: dict[str, str], event: PaymentResult, now: datetime
+) -> tuple[dict[str, object], dict[str, object]] | None:
+    """The order update and timeline row `event` calls for, or None when it changes nothing.
+
+    `current` maps order ids to their status and is updated, so a duplicate later in the same
+    batch changes nothing either.
     """
-    order = session.scalar(select(Order).where(Order.id == event.order_id).with_for_update())
-    if order is None:
+    status = current.get(event.order_id)
+    if status is None:
         log.warning("payment result for unknown order %s", event.order_id)
         return None
-    if order.status in TERMINAL:
+    if status in TERMINAL:
         return None
-    now = datetime.now(UTC)
     if isinstance(event, OrderConfirmed):
-        order.status = "confirmed"
-        session.add(OrderTimelineEntry(order_id=order.id, event="paid", at=event.occurred_at))
+        new, entry, code, reason = "confirmed", "paid", None, None
     else:
-        order.status = "declined"
-        order.decline_code = event.decline_code
-        order.decline_reason = event.reason
-        session.add(OrderTimelineEntry(order_id=order.id, event="declined", at=event.occurred_at))
-    order.updated_at = now
-    created = order.created_at if order.created_at.tzinfo else order.created_at.replace(tzinfo=UTC)
-    ORDER_SETTLE_SECONDS.labels(order.status).observe((now - created).total_seconds())
-    return order.status
+        new, entry, code, reason = "declined", "declined", event.decline_code, event.reason
+    current[event.order_id] = new
+    change: dict[str, object] = {
+        "b_id": event.order_id,
+        "b_status": new,
+        "b_decline_code": code,
+        "b_decline_reason": reason,
+        "b_updated_at": now,
+    }
+    return change, {"order_id": event.order_id, "event": entry, "at": event.occurred_at}
+
+
+def apply_payment_results(connection: Connection, events: list[PaymentResult]) -> list[str]:
+    """Move pending orders to their final status; returns the new statuses, one per change.
+
+    Idempotent: a final status never changes again, so duplicates and replays are harmless.
+    One query reads (and on PostgreSQL locks) the batch's orders, one statement updates them
+    and one adds their timeline entries.
+    """
+    if not events:
+        return []
+    ids = sorted({event.order_id for event in events})
+    found = connection.execute(_CURRENT, {"ids": ids}).all()
+    current = {row.id: row.status for row in found}
+    created = {row.id: row.created_at for row in found}
+    now = datetime.now(UTC)
+    changes: list[dict[str, object]] = []
+    entries: list[dict[str, object]] = []
+    for event in events:
+        settled = settle(current, event, now)
+        if settled is not None:
+            changes.append(settled[0])
+            entries.append(settled[1])
+    if not changes:
+        return []
+    connection.execute(_SETTLE, changes)
+    connection.execute(_ADD_TO_TIMELINE, entries)
+    statuses: list[str] = []
+    for change in changes:
+        status = str(change["b_status"])
+        placed = created[str(change["b_id"])]
+        placed = placed if placed.tzinfo else placed.replace(tzinfo=UTC)
+        ORDER_SETTLE_SECONDS.labels(status).observe((now - placed).total_seconds())
+        statuses.append(status)
+    return statuses
 
 
 def parse_payment_result(message: Incoming) -> PaymentResult:
@@ -103,4 +167,4 @@ class OrderStatusHandler:
 
     def _apply(self, events: list[PaymentResult]) -> list[str]:
         with self.sessions() as session, session.begin():
-            return [s for s in (apply_payment_result(session, e) for e in events) if s]
+            return apply_payment_results(session.connection(), events)

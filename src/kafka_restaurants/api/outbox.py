@@ -15,9 +15,10 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.tables import OutboxRecord
@@ -25,6 +26,27 @@ from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.producer import Record, RecordPublisher
 
 log = logging.getLogger(__name__)
+
+OUTBOX = cast(Table, OutboxRecord.__table__)
+_RELAYED_COLUMNS = (
+    OUTBOX.c.id,
+    OUTBOX.c.topic,
+    OUTBOX.c.key,
+    OUTBOX.c.payload,
+    OUTBOX.c.headers,
+    OUTBOX.c.created_at,
+)
+_MARK_PUBLISHED = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now"), claimed_by=None, claimed_until=None)
+)
+_RELEASE = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(claimed_by=None, claimed_until=None)
+)
+BACKLOG_EVERY_SECONDS = 1.0
 
 PUBLISHED = Counter("outbox_published_total", "Outbox records published to Kafka")
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Outbox records Kafka did not take")
@@ -47,17 +69,20 @@ class OutboxRelay:
         lease_seconds: float = 60.0,
         idle_seconds: float = 0.5,
         retention: timedelta = timedelta(hours=24),
+        linger_seconds: float = 0.01,
     ) -> None:
         self.sessions = sessions
         self.publisher = publisher
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds)
         self.idle_seconds = idle_seconds
+        self.linger_seconds = linger_seconds
         self.retention = retention
         self.relay_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._backlog_counted = 0.0
 
     def wake(self) -> None:
         """Something was just committed to the outbox."""
@@ -87,7 +112,11 @@ class OutboxRelay:
             if failed:
                 self._stop.wait(backoff_seconds(failures - 1, base=0.2, cap=5.0))
             elif published < self.batch_size:
-                self._wake.wait(self.idle_seconds)
+                # Woken by a commit, linger a moment so the orders committed meanwhile share
+                # the round: each round costs two transactions and a Kafka flush however
+                # few rows it carries.
+                if self._wake.wait(self.idle_seconds) and self.linger_seconds:
+                    self._stop.wait(self.linger_seconds)
                 self._wake.clear()
             if time.monotonic() - last_cleanup > 600:
                 last_cleanup = time.monotonic()
@@ -113,63 +142,59 @@ class OutboxRelay:
         failed = [row.id for row, ok in zip(rows, results, strict=True) if not ok]
         now = datetime.now(UTC)
         with self.sessions() as session, session.begin():
+            connection = session.connection()
             if done:
-                session.execute(
-                    update(OutboxRecord)
-                    .where(OutboxRecord.id.in_(done))
-                    .values(published_at=now, claimed_by=None, claimed_until=None)
-                )
+                connection.execute(_MARK_PUBLISHED, {"ids": done, "now": now})
             if failed:
-                session.execute(
-                    update(OutboxRecord)
-                    .where(OutboxRecord.id.in_(failed))
-                    .values(claimed_by=None, claimed_until=None)
-                )
+                connection.execute(_RELEASE, {"ids": failed})
+        published = len(done)
         for row, ok in zip(rows, results, strict=True):
             if ok:
                 PUBLISH_LATENCY.observe((now - row.created_at).total_seconds())
-        PUBLISHED.inc(len(done))
+        PUBLISHED.inc(published)
         PUBLISH_FAILURES.inc(len(failed))
-        BACKLOG.set(self.backlog())
-        return len(done), len(failed)
+        self._update_backlog(full_batch=len(rows) >= self.batch_size)
+        return published, len(failed)
 
-    def _lease_batch(self) -> list[OutboxRecord]:
+    def _update_backlog(self, full_batch: bool) -> None:
+        # A COUNT per round would cost as much as the round itself at small batches; a gauge
+        # read by a scraper every few seconds only needs to be about that fresh.
+        if not full_batch:
+            BACKLOG.set(0)
+        elif time.monotonic() - self._backlog_counted > BACKLOG_EVERY_SECONDS:
+            self._backlog_counted = time.monotonic()
+            BACKLOG.set(self.backlog())
+
+    def _lease_batch(self) -> list[Row[Any]]:
+        """Claim up to batch_size unsent rows for this relay and return them in id order."""
         now = datetime.now(UTC)
         claimable = (
-            OutboxRecord.published_at.is_(None),
-            or_(OutboxRecord.claimed_until.is_(None), OutboxRecord.claimed_until < now),
+            OUTBOX.c.published_at.is_(None),
+            or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now),
+        )
+        candidates = (
+            select(OUTBOX.c.id)
+            .where(*claimable)
+            .order_by(OUTBOX.c.id)
+            .limit(self.batch_size)
+            .scalar_subquery()
+        )
+        # The claim conditions are repeated on the UPDATE itself: under concurrency
+        # PostgreSQL re-checks them on the locked row, so only one relay wins each row.
+        # RETURNING hands back the claimed rows in the same statement (SQLite >= 3.35).
+        claim = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(candidates), *claimable)
+            .values(
+                claimed_by=self.relay_id,
+                claimed_until=now + self.lease,
+                attempts=OUTBOX.c.attempts + 1,
+            )
+            .returning(*_RELAYED_COLUMNS)
         )
         with self.sessions() as session, session.begin():
-            candidates = (
-                select(OutboxRecord.id)
-                .where(*claimable)
-                .order_by(OutboxRecord.id)
-                .limit(self.batch_size)
-                .scalar_subquery()
-            )
-            # The claim conditions are repeated on the UPDATE itself: under concurrency
-            # PostgreSQL re-checks them on the locked row, so only one relay wins each row.
-            session.execute(
-                update(OutboxRecord)
-                .where(OutboxRecord.id.in_(candidates), *claimable)
-                .values(
-                    claimed_by=self.relay_id,
-                    claimed_until=now + self.lease,
-                    attempts=OutboxRecord.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(OutboxRecord)
-                    .where(
-                        OutboxRecord.claimed_by == self.relay_id,
-                        OutboxRecord.published_at.is_(None),
-                    )
-                    .order_by(OutboxRecord.id)
-                )
-            )
+            rows = session.connection().execute(claim).all()
+        return sorted(rows, key=lambda row: int(row.id))
 
     def backlog(self) -> int:
         """Records committed but not yet acknowledged by Kafka."""
