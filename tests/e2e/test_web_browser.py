@@ -150,6 +150,16 @@ def test_order_with_declining_card_says_why_on_a_phone(
     assert_no_horizontal_scroll(page)
     capture(page, "order-declined")
 
+    # The same dishes come back for another card: nothing to pick again.
+    page.get_by_role("button", name="Try again with another card").click()
+    expect(page.get_by_role("button", name="Place order")).to_be_visible()
+    expect(
+        page.get_by_role("region", name=re.compile("Your order from Amore Mio"))
+    ).to_contain_text("2 × Pizza Margherita")  # noqa: RUF001
+    expect(page.get_by_label("Card number")).to_have_value("")
+    fill_checkout(page, email=unique_email("browser-retried"), card=APPROVED_CARD)
+    PlacedOrder(page).expect_settles_live("Confirmed")
+
 
 def _expect_error_next_to(page: Page, label: str, says: re.Pattern[str]) -> None:
     """The field is marked invalid, and its own error text sits in its box and describes it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,6 +99,19 @@ def set_quantity(cart: Cart, menu_item_id: int, quantity: int) -> Cart:
 def remove_item(cart: Cart, menu_item_id: int) -> Cart:
     """Drop an item from the cart."""
     return set_quantity(cart, menu_item_id, 0)
+
+
+def cart_from_order(restaurant_id: int | None, lines: Iterable[tuple[int, int]]) -> Cart:
+    """A cart holding an earlier order's items, to try them again (e.g. with another card)."""
+    cart = Cart()
+    if restaurant_id is None:
+        return cart
+    for menu_item_id, quantity in lines:
+        try:
+            cart = add_item(cart, restaurant_id, menu_item_id, quantity)
+        except CartFull:
+            break
+    return cart
 
 
 class CartCookie:

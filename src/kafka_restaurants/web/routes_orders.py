@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kafka_restaurants.web.api_client import ApiNotFound, ApiUnavailable, Order
+from kafka_restaurants.web.cart import cart_from_order
 from kafka_restaurants.web.orders import decline_explanation, is_terminal, valid_order_id
-from kafka_restaurants.web.pages import api, render
+from kafka_restaurants.web.pages import api, checked_form, render, save_cart
 
 # htmx stops an `every` poll when the answer is 286; 204 means "nothing new, keep polling".
 STOP_POLLING = 286
@@ -52,4 +53,19 @@ async def order_status_fragment(request: Request, order_id: str, since: str = ""
     response = render(request, "_order_status.html", _order_context(order))
     if is_terminal(order.status):
         response.status_code = STOP_POLLING
+    return response
+
+
+@router.post("/orders/{order_id}/retry")
+async def retry_order(request: Request, order_id: str) -> Response:
+    """Put a declined order's items back in the cart and go to checkout for another card."""
+    await checked_form(request)
+    if not valid_order_id(order_id):
+        raise HTTPException(status_code=404)
+    order = await api(request).order(order_id)
+    cart = cart_from_order(
+        order.restaurant_id, ((line.menu_item_id, line.quantity) for line in order.items)
+    )
+    response = RedirectResponse("/checkout" if not cart.is_empty else "/cart", status_code=303)
+    save_cart(request, response, cart)
     return response

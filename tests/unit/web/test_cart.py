@@ -11,6 +11,7 @@ from kafka_restaurants.web.cart import (
     CartFull,
     CartLine,
     add_item,
+    cart_from_order,
     remove_item,
     set_quantity,
 )
@@ -76,3 +77,16 @@ def test_cart_has_a_line_limit() -> None:
     with pytest.raises(CartFull):
         add_item(cart, 1, 999, 1)
     assert add_item(cart, 1, 0, 1).quantity_of(0) == 2
+
+
+def test_cart_from_an_order_keeps_its_lines_within_the_limits() -> None:
+    cart = cart_from_order(7, [(101, 2), (102, 1), (101, 1), (103, MAX_QUANTITY + 5)])
+    assert cart.restaurant_id == 7
+    assert [(ln.menu_item_id, ln.quantity) for ln in cart.lines] == [
+        (101, 3),
+        (102, 1),
+        (103, MAX_QUANTITY),
+    ]
+    assert cart_from_order(None, [(101, 1)]).is_empty
+    many = cart_from_order(7, [(i, 1) for i in range(MAX_LINES + 5)])
+    assert len(many.lines) == MAX_LINES

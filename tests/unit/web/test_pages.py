@@ -323,3 +323,30 @@ def test_confirmed_order_links_the_dev_inbox(client: TestClient, fake_api: FakeA
 def test_unknown_order_is_404(client: TestClient) -> None:
     assert client.get("/orders/nope").status_code == 404
     assert client.get("/orders/..%2F..%2Fetc").status_code == 404
+
+
+def test_declined_order_puts_its_items_back_in_the_cart_for_another_card(
+    client: TestClient, fake_api: FakeApi
+) -> None:
+    add_to_cart(client, 1, 101, 2)
+    add_to_cart(client, 1, 102, 1)
+    client.post("/checkout", data=checkout_data(client))
+    assert "cart" not in client.cookies  # placing the order emptied it
+    fake_api.orders["order-1"].update(status="declined", decline_code="card_declined")
+    page = client.get("/orders/order-1").text
+    assert "Try again with another card" in page
+    assert client.post("/orders/order-1/retry", data={}).status_code == 403  # CSRF still applies
+    response = client.post("/orders/order-1/retry", data={"csrf_token": csrf_of(page)})
+    assert response.status_code == 303 and response.headers["location"] == "/checkout"
+    cart = client.get("/cart").text
+    assert "₪96.00" in cart  # 2 x 42.00 + 1 x 12.00, priced from the menu again
+    checkout = client.get("/checkout").text
+    assert "Place order" in checkout and CARD not in checkout  # the card is typed again
+
+
+def test_retry_is_offered_only_for_declined_orders(client: TestClient, fake_api: FakeApi) -> None:
+    add_to_cart(client, 1, 101)
+    client.post("/checkout", data=checkout_data(client))
+    assert "Try again with another card" not in client.get("/orders/order-1").text
+    fake_api.orders["order-1"]["status"] = "confirmed"
+    assert "Try again with another card" not in client.get("/orders/order-1").text
