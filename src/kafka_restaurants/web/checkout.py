@@ -32,6 +32,12 @@ _MISSING = {
     "expiry": "Enter the expiry date as MM/YY.",
     "cvc": "Enter the CVC.",
 }
+# The bank's wording is for developers ("fails the Luhn check"); people get plain words.
+_FRIENDLY = {
+    "luhn_check_failed": "This card number isn't valid. Check it for a typo.",
+    "invalid_characters": "Enter the card number using digits only.",
+    "card_expired": "This card has expired. Use another card.",
+}
 GENERAL = "form"  # errors that belong to no single field
 ITEMS = "items"
 
@@ -150,6 +156,9 @@ def _message_for(field: str, error: dict[str, Any]) -> str:
     )
     if empty and field in _MISSING:
         return _MISSING[field]
+    friendly = _FRIENDLY.get(str(error.get("type")))
+    if friendly:
+        return friendly
     return _sentence(str(error.get("msg") or "is not valid"))
 
 

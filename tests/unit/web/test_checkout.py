@@ -167,3 +167,18 @@ def test_placed_orders_cookie_remembers_recent_tokens_and_rejects_tampering() ->
 
 def test_checkout_form_default_is_pickup() -> None:
     assert CheckoutForm().mode == "pickup"
+
+
+def test_bank_jargon_becomes_plain_words() -> None:
+    detail = [
+        {
+            "loc": ["body", "card", "number"],
+            "msg": "card number fails the Luhn check",
+            "type": "luhn_check_failed",
+        },
+        {"loc": ["body", "card", "exp_year"], "msg": "card has expired", "type": "card_expired"},
+    ]
+    assert map_api_errors(detail) == {
+        "card_number": "This card number isn't valid. Check it for a typo.",
+        "expiry": "This card has expired. Use another card.",
+    }
