@@ -15,6 +15,7 @@ from kafka_restaurants.api.tables import Order, OrderTimelineEntry
 from kafka_restaurants.events import (
     ORDER_CONFIRM,
     ORDER_DECLINED,
+    PAYMENT_FAILED,
     InvalidEvent,
     OrderConfirmed,
     OrderDeclined,
@@ -82,6 +83,9 @@ def settle(
         return None
     if isinstance(event, OrderConfirmed):
         new, entry, code, reason = "confirmed", "paid", None, None
+    elif event.decline_code == PAYMENT_FAILED:
+        # The bank refused the request itself, not the card: our failure, not the customer's.
+        new, entry, code, reason = "failed", "failed", event.decline_code, event.reason
     else:
         new, entry, code, reason = "declined", "declined", event.decline_code, event.reason
     current[event.order_id] = new

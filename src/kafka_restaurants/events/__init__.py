@@ -2,6 +2,7 @@
 
 from kafka_restaurants.events.codec import InvalidEvent, decode, encode
 from kafka_restaurants.events.models import (
+    PAYMENT_FAILED,
     Customer,
     Delivery,
     Event,
@@ -25,6 +26,7 @@ __all__ = [
     "ORDER",
     "ORDER_CONFIRM",
     "ORDER_DECLINED",
+    "PAYMENT_FAILED",
     "Customer",
     "Delivery",
     "Event",

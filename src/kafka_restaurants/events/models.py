@@ -81,8 +81,14 @@ class OrderConfirmed(Event):
     charge_id: str
 
 
+# The decline code when the bank refused the charge request itself rather than the card: the
+# order failed on our side and the customer was not charged.
+PAYMENT_FAILED = "payment_failed"
+
+
 class OrderDeclined(Event):
-    """The bank declined the card. Produced to `order_declined`."""
+    """The bank declined the card (or, with decline_code `payment_failed`, refused the charge
+    request itself). Produced to `order_declined`."""
 
     event_type: ClassVar[str] = "OrderDeclined"
     decline_code: str

@@ -126,3 +126,14 @@ def test_settle_moves_a_pending_order_once() -> None:
         is None
     )
     assert current == {"o-1": "confirmed", "o-2": "declined", "o-3": "confirmed"}
+
+
+def test_a_payment_the_bank_refused_to_process_fails_the_order() -> None:
+    current = {"o-1": "pending"}
+    refused = OrderDeclined(
+        order_id="o-1", decline_code="payment_failed", reason="The payment could not be processed."
+    )
+    change, entry = settle(current, refused, datetime.now(UTC)) or ({}, {})
+    assert (change["b_status"], change["b_decline_code"]) == ("failed", "payment_failed")
+    assert entry["event"] == "failed"
+    assert current == {"o-1": "failed"}
