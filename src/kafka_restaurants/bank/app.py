@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,14 +14,18 @@ import uvicorn
 from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from kafka_restaurants.bank.cards import CardRejected
 from kafka_restaurants.bank.charging import Fault, FaultInjector
 from kafka_restaurants.bank.schemas import (
+    BatchChargeIn,
+    BatchEnvelopeIn,
     CardIn,
+    ChargeBatchIn,
+    ChargeBatchOut,
     ChargeIn,
     ChargeList,
     ChargeOut,
@@ -29,7 +34,9 @@ from kafka_restaurants.bank.schemas import (
 )
 from kafka_restaurants.bank.service import (
     Bank,
+    ChargeRefusal,
     ChargeRequest,
+    ChargeResult,
     ChargeView,
     IdempotencyKeyReused,
     TokenView,
@@ -51,6 +58,73 @@ T = TypeVar("T")
 # response models describe), rather than validated into those models and then serialized.
 _TOKEN_JSON = TypeAdapter(TokenView)
 _CHARGE_JSON = TypeAdapter(ChargeView)
+
+
+# The bodies of a batch's per-charge refusals: the single endpoint's, except that the key is a
+# field of the charge rather than a header.
+_UNKNOWN_TOKEN = {
+    "detail": [{"loc": ["body", "token"], "msg": "no card has this token", "type": "not_found"}]
+}
+_KEY_REUSED = {
+    "detail": [
+        {
+            "loc": ["body", "idempotency_key"],
+            "msg": "this Idempotency-Key was already used for a different charge request",
+            "type": "idempotency_key_reused",
+        }
+    ]
+}
+_TRANSIENT = {"error": "processing_error", "message": "temporary failure: try again"}
+_INJECTED = {"error": "processing_error", "message": "injected fault: try again"}
+
+
+def _batch_item(status: int, body: dict[str, Any]) -> bytes:
+    return json.dumps({"status_code": status, "body": body}, separators=(",", ":")).encode()
+
+
+_REFUSAL_ITEMS: dict[type[Exception], bytes] = {
+    UnknownToken: _batch_item(404, _UNKNOWN_TOKEN),
+    IdempotencyKeyReused: _batch_item(409, _KEY_REUSED),
+    TransientProcessingError: _batch_item(503, _TRANSIENT),
+}
+_INJECTED_ITEM = _batch_item(503, _INJECTED)
+
+
+def _charge_item(result: ChargeResult | ChargeRefusal) -> bytes:
+    """One batch result, spelled as POST /v1/charges would answer that charge."""
+    if isinstance(result, ChargeResult):
+        status = b"200" if result.replayed else b"201"
+        return (
+            b'{"status_code":' + status + b',"body":' + _CHARGE_JSON.dump_json(result.charge) + b"}"
+        )
+    return _REFUSAL_ITEMS[type(result)]
+
+
+def _error_detail(exc: ValidationError) -> list[dict[str, Any]]:
+    """A validation error as FastAPI's 422 `detail`, without echoing the input."""
+    return [
+        {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors()
+    ]
+
+
+def read_charge_batch(raw: bytes) -> list[BatchChargeIn | list[dict[str, Any]]]:
+    """The charges of a batch body, or for a charge that is not valid its 422 `detail`.
+
+    Raises ValidationError when the body itself (JSON, the `charges` list) is not valid.
+    """
+    try:
+        return list(ChargeBatchIn.model_validate_json(raw).charges)
+    except ValidationError:
+        pass  # find out which charges are at fault; the others are still charged
+    envelope = BatchEnvelopeIn.model_validate_json(raw)
+    charges: list[BatchChargeIn | list[dict[str, Any]]] = []
+    for item in envelope.charges:
+        try:
+            charges.append(BatchChargeIn.model_validate(item))
+        except ValidationError as exc:
+            charges.append(_error_detail(exc))
+    return charges
 
 
 def _field_error(status: int, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
@@ -176,6 +250,41 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
             return _processing_error(503, "processing_error", "temporary failure: try again")
         status = 200 if result.replayed else 201
         return _json_response(status, _CHARGE_JSON.dump_json(result.charge))
+
+    @app.post("/v1/charges/batch", response_model=ChargeBatchOut)
+    async def create_charges(request: Request) -> Any:
+        """Charge up to 500 charges in one call: `{"charges": [{idempotency_key, token, amount,
+        currency, reference}, ...]}` answers `{"results": [{status_code, body}, ...]}`, one per
+        charge in order, each what POST /v1/charges would have answered for it (201, 200
+        replay, 404, 409, 422, 503). Injected latency and timeouts apply once per call (a 504
+        for the whole call), injected errors to each charge (its own 503).
+        """
+        try:
+            charges = read_charge_batch(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"detail": _error_detail(exc)}, status_code=422)
+        if latency:
+            await asyncio.sleep(latency)
+        timed_out, errored = faults.roll_batch(len(charges))
+        if timed_out:
+            await asyncio.sleep(timeout)
+            return _processing_error(504, "timeout", "injected fault: the processor timed out")
+        items: list[bytes] = []
+        to_charge: list[tuple[str, ChargeRequest]] = []
+        for charge, injected in zip(charges, errored, strict=True):
+            if isinstance(charge, list):
+                items.append(_batch_item(422, {"detail": charge}))
+            elif injected:
+                items.append(_INJECTED_ITEM)
+            else:
+                items.append(b"")  # filled in below, in order
+                request_ = ChargeRequest(
+                    charge.token, charge.amount, charge.currency, charge.reference
+                )
+                to_charge.append((charge.idempotency_key, request_))
+        results = iter(await run_db(bank.charge_batch, to_charge) if to_charge else [])
+        body = b",".join(item or _charge_item(next(results)) for item in items)
+        return _json_response(200, b'{"results":[' + body + b"]}")
 
     @app.get("/v1/charges", response_model=ChargeList)
     def list_charges(

@@ -71,3 +71,15 @@ class FaultInjector:
         if draw < self.error_rate + self.timeout_rate:
             return Fault.TIMEOUT
         return Fault.NONE
+
+    def roll_batch(self, size: int) -> tuple[bool, list[bool]]:
+        """For a batch of `size` charges: (the whole call times out, which charges error).
+
+        The timeout is one draw per call (a hung processor hangs the whole call), the error one
+        draw per charge, so each charge meets about the same fault rates as a single call.
+        """
+        if self.timeout_rate and self.rng.random() < self.timeout_rate:
+            return True, [False] * size
+        if not self.error_rate:
+            return False, [False] * size
+        return False, [self.rng.random() < self.error_rate for _ in range(size)]

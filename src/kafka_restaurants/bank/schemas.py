@@ -52,3 +52,34 @@ class ChargeOut(BaseModel):
 
 class ChargeList(BaseModel):
     charges: list[ChargeOut]
+
+
+# One batch call carries at most this many charges (the payment service sends 100 at a time).
+MAX_BATCH_CHARGES = 500
+
+
+class BatchChargeIn(ChargeIn):
+    """One charge of a batch: the single endpoint's body plus its Idempotency-Key."""
+
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class ChargeBatchIn(BaseModel):
+    charges: Annotated[list[BatchChargeIn], Field(min_length=1, max_length=MAX_BATCH_CHARGES)]
+
+
+class BatchEnvelopeIn(BaseModel):
+    """The batch body before its charges are checked one by one (a bad charge fails alone)."""
+
+    charges: Annotated[list[object], Field(min_length=1, max_length=MAX_BATCH_CHARGES)]
+
+
+class ChargeResultOut(BaseModel):
+    """What POST /v1/charges would have answered for one charge: its status code and body."""
+
+    status_code: int
+    body: dict[str, object]
+
+
+class ChargeBatchOut(BaseModel):
+    results: list[ChargeResultOut]

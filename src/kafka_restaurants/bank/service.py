@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from kafka_restaurants.bank.cards import CardBehaviour, VaultedCard, check_card
 from kafka_restaurants.bank.charging import fails_transiently, outcome_for, request_fingerprint
 from kafka_restaurants.bank.tables import ATTEMPTS, CHARGES, TOKENS
+from kafka_restaurants.observability.logs import order_context
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,10 @@ class ChargeResult:
     replayed: bool
 
 
+# A charge of a batch that got no charge: what the single endpoint raises, as a value.
+ChargeRefusal = UnknownToken | IdempotencyKeyReused | TransientProcessingError
+
+
 @dataclass(frozen=True)
 class TokenView:
     """A tokenized card as clients see it."""
@@ -92,6 +97,12 @@ _SELECT_BY_KEY = select(*_VIEW_COLUMNS, CHARGES.c.request_fingerprint).where(
     CHARGES.c.idempotency_key == bindparam("key")
 )
 _SELECT_BEHAVIOUR = select(TOKENS.c.behaviour).where(TOKENS.c.token == bindparam("token"))
+_SELECT_BY_KEYS = select(
+    *_VIEW_COLUMNS, CHARGES.c.idempotency_key, CHARGES.c.request_fingerprint
+).where(CHARGES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+_SELECT_BEHAVIOURS = select(TOKENS.c.token, TOKENS.c.behaviour).where(
+    TOKENS.c.token.in_(bindparam("tokens", expanding=True))
+)
 _INSERT_TOKEN = insert(TOKENS)
 
 
@@ -130,6 +141,11 @@ class Bank:
             dialect.insert(CHARGES)
             .on_conflict_do_nothing(index_elements=[CHARGES.c.idempotency_key])
             .returning(CHARGES.c.id)
+        )
+        self._insert_charges = (
+            dialect.insert(CHARGES)
+            .on_conflict_do_nothing(index_elements=[CHARGES.c.idempotency_key])
+            .returning(CHARGES.c.idempotency_key)
         )
         self._count_attempt = (
             dialect.insert(ATTEMPTS)
@@ -174,15 +190,7 @@ class Bank:
         if result is None:
             raise TransientProcessingError(idempotency_key)
         if not result.replayed:
-            charge = result.charge
-            log.info(
-                "charge %s for %r (reference %r): %s%s",
-                charge.charge_id,
-                idempotency_key,
-                request.reference,
-                charge.status,
-                f" ({charge.decline_code})" if charge.decline_code else "",
-            )
+            self._log_charge(idempotency_key, result.charge)
         return result
 
     def _charge(
@@ -234,6 +242,128 @@ class Bank:
             raise RuntimeError(f"charge for {key!r} conflicted but is not stored")
         return stored
 
+    def charge_batch(
+        self, charges: Sequence[tuple[str, ChargeRequest]]
+    ) -> list[ChargeResult | ChargeRefusal]:
+        """Charge (idempotency key, request) pairs in one transaction, one result per pair.
+
+        Each result is what `charge_card` would have answered (or raised) had the pairs been
+        sent one after another in this order. Keys and tokens are read in two queries and the
+        new charges written in one statement; keys are handled in sorted order, so concurrent
+        batches on PostgreSQL take their row locks in one order and cannot deadlock.
+        """
+        fingerprints = [
+            request_fingerprint(r.token, r.amount, r.currency, r.reference) for _, r in charges
+        ]
+        results: list[ChargeResult | ChargeRefusal | None] = [None] * len(charges)
+        new: dict[str, tuple[ChargeView, str, str]] = {}  # key -> (charge, fingerprint, token)
+        with self._engine.begin() as connection:
+            keys = list({key for key, _ in charges})
+            stored = {row.idempotency_key: row for row in self._rows_by_key(connection, keys)}
+            tokens = list({request.token for _, request in charges})
+            behaviours: dict[str, str] = {
+                row.token: row.behaviour
+                for row in connection.execute(_SELECT_BEHAVIOURS, {"tokens": tokens})
+            }
+            for index in sorted(range(len(charges)), key=lambda i: charges[i][0]):
+                key, request = charges[index]
+                results[index] = self._batch_charge(
+                    connection, key, fingerprints[index], request, stored, behaviours, new
+                )
+            lost = self._insert_new(connection, new)
+            if lost:
+                # Concurrent requests stored these keys first: answer as their replays.
+                winners = {row.idempotency_key: row for row in self._rows_by_key(connection, lost)}
+                for index, (key, _) in enumerate(charges):
+                    if key in winners and isinstance(
+                        results[index], ChargeResult | IdempotencyKeyReused
+                    ):
+                        results[index] = _replay(winners[key], key, fingerprints[index])
+        for key, (charge, _, _) in new.items():
+            if key not in lost:
+                with order_context(key):
+                    self._log_charge(key, charge)
+        return [result for result in results if result is not None]
+
+    def _batch_charge(
+        self,
+        connection: Connection,
+        key: str,
+        fingerprint: str,
+        request: ChargeRequest,
+        stored: dict[str, Row[Any]],
+        behaviours: dict[str, str],
+        new: dict[str, tuple[ChargeView, str, str]],
+    ) -> ChargeResult | ChargeRefusal:
+        if key in new:  # the same key earlier in this batch
+            charge, earlier, _ = new[key]
+            if earlier != fingerprint:
+                return IdempotencyKeyReused(key)
+            return ChargeResult(charge, replayed=True)
+        if key in stored:
+            return _replay(stored[key], key, fingerprint)
+        behaviour_name = behaviours.get(request.token)
+        if behaviour_name is None:
+            return UnknownToken(request.token)
+        behaviour = CardBehaviour(behaviour_name)
+        if behaviour is CardBehaviour.PROCESSING_ERROR:
+            attempt = int(connection.execute(self._count_attempt, {"key": key}).scalar_one())
+            if fails_transiently(behaviour, attempt, self._transient_failures):
+                with order_context(key):
+                    log.info("charge %r: transient failure on attempt %d", key, attempt)
+                return TransientProcessingError(key)
+        outcome = outcome_for(behaviour)
+        charge = ChargeView(
+            charge_id=f"ch_{secrets.token_hex(12)}",
+            status=outcome.status,
+            decline_code=outcome.decline_code,
+            amount=request.amount,
+            currency=request.currency,
+            reference=request.reference,
+            created_at=self._clock(),
+        )
+        new[key] = (charge, fingerprint, request.token)
+        return ChargeResult(charge, replayed=False)
+
+    def _insert_new(
+        self, connection: Connection, new: dict[str, tuple[ChargeView, str, str]]
+    ) -> list[str]:
+        """Insert the batch's new charges in one statement; the keys someone else stored first."""
+        if not new:
+            return []
+        rows = [
+            {
+                "charge_id": charge.charge_id,
+                "idempotency_key": key,
+                "request_fingerprint": fingerprint,
+                "token": token,
+                "amount": charge.amount,
+                "currency": charge.currency,
+                "reference": charge.reference,
+                "status": charge.status,
+                "decline_code": charge.decline_code,
+                "created_at": charge.created_at,
+            }
+            for key, (charge, fingerprint, token) in new.items()
+        ]
+        inserted: set[str] = set(connection.execute(self._insert_charges, rows).scalars())
+        return [key for key in new if key not in inserted]
+
+    @staticmethod
+    def _rows_by_key(connection: Connection, keys: list[str]) -> list[Row[Any]]:
+        return list(connection.execute(_SELECT_BY_KEYS, {"keys": keys}))
+
+    @staticmethod
+    def _log_charge(key: str, charge: ChargeView) -> None:
+        log.info(
+            "charge %s for %r (reference %r): %s%s",
+            charge.charge_id,
+            key,
+            charge.reference,
+            charge.status,
+            f" ({charge.decline_code})" if charge.decline_code else "",
+        )
+
     def list_charges(
         self, reference: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[ChargeView]:
@@ -259,3 +389,10 @@ class Bank:
         if row.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused(key)
         return ChargeResult(_view(row), replayed=True)
+
+
+def _replay(row: Row[Any], key: str, fingerprint: str) -> ChargeResult | IdempotencyKeyReused:
+    """The stored charge `row` as the answer to a request with `fingerprint` under `key`."""
+    if row.request_fingerprint != fingerprint:
+        return IdempotencyKeyReused(key)
+    return ChargeResult(_view(row), replayed=True)

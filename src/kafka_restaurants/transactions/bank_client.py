@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +16,8 @@ from kafka_restaurants.transactions.charging import (
     BankReply,
     BankUnreachable,
     ChargeRequest,
+    batch_answers,
+    batch_requests,
 )
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,22 @@ class BankClient:
             BANK_SECONDS.observe(time.perf_counter() - started)
         BANK_CALLS.labels(str(response.status_code)).inc()
         return BankReply(response.status_code, _json_object(response))
+
+    async def charge_batch(self, requests: Sequence[ChargeRequest]) -> list[BankAnswer]:
+        """POST /v1/charges/batch: one answer per request, in order (each key in its entry)."""
+        started = time.perf_counter()
+        try:
+            response = await self._http.post("/v1/charges/batch", json=batch_requests(requests))
+        except httpx.TimeoutException as exc:
+            BANK_CALLS.labels("timeout").inc()
+            return [BankUnreachable(f"timed out ({type(exc).__name__})")] * len(requests)
+        except httpx.TransportError as exc:
+            BANK_CALLS.labels("unreachable").inc()
+            return [BankUnreachable(f"{type(exc).__name__}: {exc}")] * len(requests)
+        finally:
+            BANK_SECONDS.observe(time.perf_counter() - started)
+        BANK_CALLS.labels(str(response.status_code)).inc()
+        return batch_answers(response.status_code, _json_object(response), len(requests))
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

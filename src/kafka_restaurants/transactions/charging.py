@@ -8,13 +8,14 @@ charges twice), and a message that is not a valid `OrderPlaced` is a `DeadLetter
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kafka_restaurants.events import (
     ORDER_CONFIRM,
     ORDER_DECLINED,
+    PAYMENT_FAILED,
     InvalidEvent,
     OrderConfirmed,
     OrderDeclined,
@@ -29,9 +30,6 @@ from kafka_restaurants.messaging.outcomes import (
     Outgoing,
     Retry,
 )
-
-# The code an order gets when the bank refused the request itself rather than the card.
-PAYMENT_FAILED = "payment_failed"
 
 # What the customer reads on the order page, by the bank's decline code.
 DECLINE_REASONS: dict[str, str] = {
@@ -83,6 +81,10 @@ class ChargeRequest:
             "reference": self.reference,
         }
 
+    def batch_body(self) -> dict[str, Any]:
+        """This charge as one entry of a POST /v1/charges/batch body: the key goes inside."""
+        return {"idempotency_key": self.idempotency_key, **self.body()}
+
 
 @dataclass(frozen=True)
 class BankReply:
@@ -99,7 +101,44 @@ class BankUnreachable:
     reason: str
 
 
-BankAnswer = BankReply | BankUnreachable
+@dataclass(frozen=True)
+class BankBatchFailed:
+    """The bank answered a batch call as a whole, not charge by charge (a 5xx, say)."""
+
+    reason: str
+
+
+BankAnswer = BankReply | BankUnreachable | BankBatchFailed
+
+
+def batch_answers(status_code: int, body: Mapping[str, Any], count: int) -> list[BankAnswer]:
+    """Each of `count` charges' answer, from the bank's answer to their batch call.
+
+    Only a 200 with one result per charge answers the charges one by one; anything else
+    failed the call as a whole, which leaves every charge's fate unknown (retry them all).
+    """
+    results = body.get("results")
+    if status_code != 200:
+        failed = BankBatchFailed(f"bank answered the batch call {status_code}: {_error_text(body)}")
+        return [failed] * count
+    if not isinstance(results, list) or len(results) != count:
+        found = len(results) if isinstance(results, list) else "no"
+        failed = BankBatchFailed(f"bank batch answer has {found} results for {count} charges")
+        return [failed] * count
+    return [_batch_result(result) for result in results]
+
+
+def _batch_result(result: object) -> BankAnswer:
+    if isinstance(result, dict):
+        status, body = result.get("status_code"), result.get("body")
+        if isinstance(status, int) and isinstance(body, dict):
+            return BankReply(status, body)
+    return BankBatchFailed("bank batch answer has an unreadable result")
+
+
+def batch_requests(requests: Sequence[ChargeRequest]) -> dict[str, Any]:
+    """The POST /v1/charges/batch body for `requests`."""
+    return {"charges": [request.batch_body() for request in requests]}
 
 
 def read_order(message: Incoming) -> OrderPlaced:
@@ -135,6 +174,8 @@ def charge_for_order(
     topics = topics or OutputTopics()
     if isinstance(answer, BankUnreachable):
         return Retry(f"bank unreachable: {answer.reason}")
+    if isinstance(answer, BankBatchFailed):
+        return Retry(answer.reason)
     status = answer.status_code
     if status in (200, 201):
         return _settled_charge(order, answer.body, topics)

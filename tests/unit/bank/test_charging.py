@@ -68,3 +68,12 @@ def test_fault_injector_rates_are_roughly_honoured_and_seedable() -> None:
     assert 0.08 < rolls.count(Fault.TIMEOUT) / 5000 < 0.12
     again = FaultInjector(0.2, 0.1, random.Random(42))
     assert [again.roll() for _ in range(5000)] == rolls
+
+
+def test_batch_faults_time_out_the_whole_call_or_error_single_charges() -> None:
+    rng = random.Random(7)
+    assert FaultInjector(0.0, 0.0, rng).roll_batch(3) == (False, [False] * 3)
+    assert FaultInjector(0.0, 1.0, rng).roll_batch(3) == (True, [False] * 3)
+    assert FaultInjector(1.0, 0.0, rng).roll_batch(3) == (False, [True] * 3)
+    timed_out, errored = FaultInjector(0.3, 0.0, random.Random(1)).roll_batch(10_000)
+    assert not timed_out and 2700 < sum(errored) < 3300

@@ -1,4 +1,4 @@
-"""The batch handler over a scripted bank (httpx MockTransport): concurrency, order, the key."""
+"""The batch handler over a scripted bank (httpx MockTransport): chunks, order, whole failures."""
 
 from __future__ import annotations
 
@@ -31,55 +31,65 @@ def message(order_id: str, offset: int) -> Incoming:
 
 
 class ScriptedBank:
-    """Answers by order id prefix, slowest first, and tracks how many requests overlap."""
+    """Answers batch calls per charge by order id prefix; tracks calls and how many overlap."""
 
-    def __init__(self) -> None:
+    def __init__(self, whole_call: httpx.Response | None = None) -> None:
         self.in_flight = 0
         self.most_in_flight = 0
         self.keys: list[str] = []
+        self.calls = 0
+        self.whole_call = whole_call
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            body = json.loads(request.content)
-            key = request.headers["Idempotency-Key"]
-            self.keys.append(key)
-            assert body["reference"] == key
-            index = int(key.rsplit("-", 1)[1])
-            await asyncio.sleep(0.02 * (20 - index % 20) / 20)  # later messages answer first
-            if key.startswith("ok"):
-                return httpx.Response(201, json={"charge_id": f"ch-{key}", "status": "succeeded"})
-            if key.startswith("poor"):
-                return httpx.Response(
-                    201,
-                    json={
-                        "charge_id": "x",
-                        "status": "declined",
-                        "decline_code": "insufficient_funds",
-                    },
-                )
-            if key.startswith("down"):
+            assert request.url.path == "/v1/charges/batch"
+            charges = json.loads(request.content)["charges"]
+            self.calls += 1
+            await asyncio.sleep(0.01)
+            if self.whole_call is not None:
+                return self.whole_call
+            results = []
+            for charge in charges:
+                key = charge["idempotency_key"]
+                self.keys.append(key)
+                assert charge["reference"] == key
+                results.append(self.answer(key))
+            if any(key.startswith("down") for key in (c["idempotency_key"] for c in charges)):
                 raise httpx.ConnectError("connection refused", request=request)
-            return httpx.Response(503, json={"error": "processing_error"})
+            return httpx.Response(200, json={"results": results})
         finally:
             self.in_flight -= 1
 
+    @staticmethod
+    def answer(key: str) -> dict[str, object]:
+        if key.startswith("ok"):
+            return {"status_code": 201, "body": {"charge_id": f"ch-{key}", "status": "succeeded"}}
+        if key.startswith("poor"):
+            body = {"charge_id": "x", "status": "declined", "decline_code": "insufficient_funds"}
+            return {"status_code": 201, "body": body}
+        if key.startswith("gone"):
+            return {"status_code": 404, "body": {"detail": [{"loc": ["body", "token"]}]}}
+        return {"status_code": 503, "body": {"error": "processing_error"}}
 
-async def run_batch(bank: ScriptedBank, batch: list[Incoming], concurrency: int) -> list[Outcome]:
+
+async def run_batch(
+    bank: ScriptedBank, batch: list[Incoming], concurrency: int, chunk: int = 4
+) -> list[Outcome]:
     client = BankClient("http://bank.test", transport=httpx.MockTransport(bank))
     async with client:
-        return await order_handler(client, TOPICS, concurrency)(batch)
+        return await order_handler(client, TOPICS, concurrency, chunk)(batch)
 
 
-async def test_batch_is_charged_concurrently_and_answered_in_batch_order() -> None:
+async def test_batch_is_charged_in_chunks_concurrently_and_answered_in_batch_order() -> None:
     bank = ScriptedBank()
-    prefixes = ["ok", "poor", "busy", "down"]
+    prefixes = ["ok", "poor", "busy", "gone"]
     ids = [f"{prefixes[i % 4]}-{i}" for i in range(40)]
     batch = [message(order_id, i) for i, order_id in enumerate(ids)]
     batch.insert(7, Incoming("order", 0, 999, b"junk", b"{not json", []))
 
-    outcomes = await run_batch(bank, batch, concurrency=8)
+    outcomes = await run_batch(bank, batch, concurrency=3, chunk=4)
 
     assert len(outcomes) == len(batch)
     assert isinstance(outcomes[7], DeadLetter)
@@ -95,10 +105,41 @@ async def test_batch_is_charged_concurrently_and_answered_in_batch_order() -> No
             assert isinstance(outcome, Done)
             assert isinstance(outcome.outputs[0].event, OrderDeclined)
             assert outcome.outputs[0].event.order_id == order_id
+        elif order_id.startswith("gone"):
+            assert isinstance(outcome, Done)
+            declined = outcome.outputs[0].event
+            assert isinstance(declined, OrderDeclined)
+            assert (declined.order_id, declined.decline_code) == (order_id, "payment_failed")
         else:
             assert isinstance(outcome, Retry), (order_id, outcome)
     assert sorted(bank.keys) == sorted(ids)
-    assert 1 < bank.most_in_flight <= 8
+    assert bank.calls == 10  # 40 orders, 4 a call
+    assert 1 < bank.most_in_flight <= 3
+
+
+async def test_a_call_that_fails_as_a_whole_retries_every_order_in_it() -> None:
+    bank = ScriptedBank()
+    ids = ["ok-1", "down-2", "poor-3", "ok-4", "ok-5", "poor-6"]
+    batch = [message(order_id, i) for i, order_id in enumerate(ids)]
+
+    outcomes = await run_batch(bank, batch, concurrency=2, chunk=3)
+
+    # The first call (with "down-2") got no answer: all three of its orders come back later.
+    assert [type(o) for o in outcomes] == [Retry, Retry, Retry, Done, Done, Done]
+    assert all("bank unreachable" in o.reason for o in outcomes[:3] if isinstance(o, Retry))
+
+
+async def test_a_5xx_or_a_short_answer_to_the_whole_call_retries_every_order() -> None:
+    for whole in (
+        httpx.Response(503, json={"error": "processing_error"}),
+        httpx.Response(504, json={"error": "timeout"}),
+        httpx.Response(404, json={"detail": "Not Found"}),
+        httpx.Response(200, json={"results": [{"status_code": 201, "body": {}}]}),
+        httpx.Response(200, text="not json"),
+    ):
+        batch = [message(f"ok-{i}", i) for i in range(3)]
+        outcomes = await run_batch(ScriptedBank(whole_call=whole), batch, concurrency=1)
+        assert all(isinstance(o, Retry) for o in outcomes), (whole, outcomes)
 
 
 async def bank_answer(respond: Callable[[httpx.Request], httpx.Response]) -> BankAnswer:
