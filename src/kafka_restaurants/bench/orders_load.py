@@ -89,6 +89,10 @@ class Mailbox:
         start = 0
         page_size = self.first_page
         now = time.time()
+        # Mail arriving between two page requests shifts the listing, so a later page can
+        # repeat messages from an earlier page of this same poll. Only a message known from an
+        # earlier poll marks where the new ones end.
+        this_poll: set[str] = set()
         while True:
             response = await send_retrying(
                 self.client,
@@ -101,9 +105,11 @@ class Mailbox:
             reached_known = False
             for message in messages:
                 if message["ID"] in self.seen_ids:
-                    reached_known = True  # newest first: everything after it was seen before
+                    if message["ID"] not in this_poll:
+                        reached_known = True  # newest first: everything older was seen before
                     continue
                 self.seen_ids.add(message["ID"])
+                this_poll.add(message["ID"])
                 new += 1
                 created = datetime.fromisoformat(message["Created"].replace("Z", "+00:00"))
                 for to in message.get("To") or []:
