@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     mailbox_smtp_port: int = Field(default=1025, alias="MAILBOX_SMTP_PORT")
     mailbox_http_port: int = Field(default=8025, alias="MAILBOX_HTTP_PORT")
     mailbox_enabled: bool = Field(default=True, alias="MAILBOX_ENABLED")
+    mailbox_max_messages: int = Field(default=10_000, ge=1, alias="MAILBOX_MAX_MESSAGES")
+    mailbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1, alias="MAILBOX_MAX_BYTES")
 
     # Mock bank behaviour, for fault injection.
     bank_latency_ms: int = Field(default=0, ge=0, alias="BANK_LATENCY_MS")

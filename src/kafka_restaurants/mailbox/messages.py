@@ -1,67 +1,63 @@
-"""Turn raw RFC 5322 bytes into a stored message and its Mailpit-shaped JSON views."""
+"""A received message as the inbox keeps it, and its Mailpit-shaped JSON views.
+
+A message is kept as its raw bytes plus the few fields the listing and search need (read
+cheaply on arrival, see mime.py). The HTML part, attachments, all headers and the Date are
+parsed from the raw bytes only when one message is looked at, and kept for the last few
+messages looked at (a browser or a test usually fetches the same message more than once).
+"""
 
 from __future__ import annotations
 
-import email
 import secrets
-from dataclasses import dataclass, field
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from functools import cached_property
-from html.parser import HTMLParser
 from typing import Any
 
-SNIPPET_LENGTH = 250  # Mailpit's snippet length
-
-# Elements whose text never shows in a rendered page, so it stays out of the derived text.
-_INVISIBLE_TAGS = frozenset({"head", "script", "style", "template", "title"})
-_BLOCK_TAGS = frozenset(
-    {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"}
+from kafka_restaurants.mailbox.mime import (
+    AttachmentInfo,
+    Details,
+    MailAddress,
+    html_to_text,
+    read_details,
+    read_summary,
 )
 
+__all__ = [
+    "SNIPPET_LENGTH",
+    "AttachmentInfo",
+    "MailAddress",
+    "StoredMessage",
+    "detail_json",
+    "html_to_text",
+    "make_snippet",
+    "new_message_id",
+    "parse_message",
+    "rfc3339",
+    "summary_json",
+]
 
-@dataclass(frozen=True)
-class MailAddress:
-    """A display name and an address, as Mailpit's `{"Name", "Address"}`."""
+SNIPPET_LENGTH = 250  # Mailpit's snippet length
+DETAILS_CACHED = 32  # fully parsed messages kept (LRU)
+DETAILS_CACHED_BYTES = 16 * 1024 * 1024  # raw bytes of the messages they come from, at most
 
-    name: str
-    address: str
-
-    def to_json(self) -> dict[str, str]:
-        """The Mailpit JSON form."""
-        return {"Name": self.name, "Address": self.address}
-
-    def searchable(self) -> str:
-        """Name and address in one lower-case string, for substring search."""
-        return f"{self.name} <{self.address}>".lower()
-
-
-@dataclass(frozen=True)
-class AttachmentInfo:
-    """What the inbox tells about an attachment; its bytes stay in the raw message."""
-
-    part_id: str
-    file_name: str
-    content_type: str
-    content_id: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The Mailpit JSON form."""
-        return {
-            "PartID": self.part_id,
-            "FileName": self.file_name,
-            "ContentType": self.content_type,
-            "ContentID": self.content_id,
-            "Size": self.size,
-        }
+# What one stored message costs besides its raw bytes, text and subject, measured with
+# tracemalloc for a confirmation email (the object, its ID, dates, lists and strings), and
+# per address (a MailAddress and its two strings). tests/unit/mailbox/test_store.py checks
+# that the estimate is not below what Python really allocates.
+RECORD_OVERHEAD_BYTES = 900
+ADDRESS_OVERHEAD_BYTES = 200
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class StoredMessage:
-    """One received message: parsed fields plus the raw bytes it came from."""
+    """One received message: raw bytes, the fields the listing shows, the rest parsed lazily.
+
+    Change `read` through `MessageStore.get(..., mark_read=True)`: the store counts unread
+    messages as they change rather than on every listing.
+    """
 
     id: str
     message_id: str
@@ -70,31 +66,115 @@ class StoredMessage:
     cc: list[MailAddress]
     bcc: list[MailAddress]
     reply_to: list[MailAddress]
-    return_path: str
     subject: str
     created: datetime
-    date: datetime
     text: str
-    html: str
     size: int
     raw: bytes
-    headers: dict[str, list[str]]
-    attachments: list[AttachmentInfo] = field(default_factory=list)
+    attachment_count: int = 0
+    envelope_from: str = ""
     username: str = ""
     read: bool = False
 
-    @cached_property
+    @property
+    def details(self) -> Details:
+        """The fully parsed message (cached for the last few messages asked for)."""
+        return _DETAILS.get(self)
+
+    @property
+    def html(self) -> str:
+        """The HTML part, CRLFs turned into newlines; "" without one."""
+        return self.details.html
+
+    @property
+    def attachments(self) -> list[AttachmentInfo]:
+        """Attachments, numbered like part IDs."""
+        return self.details.attachments
+
+    @property
+    def headers(self) -> dict[str, list[str]]:
+        """All headers as name -> values, names sorted."""
+        return self.details.headers
+
+    @property
+    def date(self) -> datetime:
+        """The Date header when valid and timezone-aware, else the time received."""
+        return self.details.date or self.created
+
+    @property
+    def return_path(self) -> str:
+        """The Return-Path header, else the envelope sender."""
+        return (self.details.return_path or self.envelope_from).strip().strip("<>")
+
+    @property
+    def people(self) -> list[MailAddress]:
+        """Sender and every recipient."""
+        sender = [self.sender] if self.sender else []
+        return sender + self.to + self.cc + self.bcc + self.reply_to
+
+    @property
     def search_text(self) -> str:
         """Everything plain-text search looks in, lower-cased: subject, addresses, body text."""
-        people = [self.sender] if self.sender else []
-        people += self.to + self.cc + self.bcc + self.reply_to
-        parts = [self.subject, *(p.searchable() for p in people), self.text]
+        # Built per search rather than kept: searching is rare, memory is per message.
+        parts = [self.subject, *(p.searchable() for p in self.people), self.text]
         return " ".join(" ".join(parts).split()).lower()
 
     @property
     def snippet(self) -> str:
         """Up to 250 characters of the text, whitespace collapsed, as Mailpit's Snippet."""
         return make_snippet(self.text)
+
+    @property
+    def footprint(self) -> int:
+        """Bytes of memory this message holds, estimated: what the store's byte bound counts."""
+        addresses = len(self.to) + len(self.cc) + len(self.bcc) + len(self.reply_to) + 1
+        return (
+            sys.getsizeof(self.raw)
+            + sys.getsizeof(self.text)
+            + sys.getsizeof(self.subject)
+            + sys.getsizeof(self.message_id)
+            + RECORD_OVERHEAD_BYTES
+            + ADDRESS_OVERHEAD_BYTES * addresses
+        )
+
+
+class _DetailsCache:
+    """The last few fully parsed messages, so that a message viewed twice is parsed once."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        # Keyed by object identity; the entry keeps its message alive, so ids stay unique.
+        self._entries: OrderedDict[int, tuple[StoredMessage, Details]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, message: StoredMessage) -> Details:
+        key = id(message)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry[1]
+        details = read_details(message.raw)  # outside the lock: parsing takes milliseconds
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = (message, details)
+                self._bytes += message.size
+            while len(self._entries) > 1 and (
+                len(self._entries) > self._max_entries or self._bytes > self._max_bytes
+            ):
+                _, (evicted, _) = self._entries.popitem(last=False)
+                self._bytes -= evicted.size
+        return details
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_DETAILS = _DetailsCache(DETAILS_CACHED, DETAILS_CACHED_BYTES)
 
 
 def new_message_id() -> str:
@@ -109,106 +189,14 @@ def rfc3339(moment: datetime) -> str:
 
 def make_snippet(text: str) -> str:
     """Collapse whitespace and cut to SNIPPET_LENGTH characters."""
-    collapsed = " ".join(text.split())
+    # Only the start of a long text can reach the snippet: don't split all of it.
+    head = text[: SNIPPET_LENGTH * 8]
+    collapsed = " ".join(head.split())
+    if len(collapsed) <= SNIPPET_LENGTH and len(text) > len(head):
+        collapsed = " ".join(text.split())  # mostly whitespace: look further
     if len(collapsed) <= SNIPPET_LENGTH:
         return collapsed
     return collapsed[: SNIPPET_LENGTH - 1].rstrip() + "…"
-
-
-class _TextExtractor(HTMLParser):
-    """Collects visible text from HTML; line breaks at block elements."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _INVISIBLE_TAGS:
-            self._hidden_depth += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _INVISIBLE_TAGS:
-            self._hidden_depth = max(0, self._hidden_depth - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden_depth:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML document, one line per block, for snippets and search."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def _addresses(message: EmailMessage, header: str) -> list[MailAddress]:
-    """Every address in the named header(s); unparseable ones are kept as written."""
-    found: list[MailAddress] = []
-    for value in message.get_all(header, []):
-        addresses: tuple[Address, ...] = getattr(value, "addresses", ())
-        if addresses:
-            found.extend(MailAddress(a.display_name, a.addr_spec) for a in addresses)
-        elif str(value).strip():
-            found.append(MailAddress("", str(value).strip()))
-    return found
-
-
-def _text_of(part: EmailMessage | None) -> str:
-    """The decoded text content of a part; undecodable bytes are replaced, never fatal."""
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    text = content if isinstance(content, str) else content.decode("utf-8", "replace")
-    # SMTP carries CRLF line endings; readers of Text and HTML expect plain newlines.
-    return text.replace("\r\n", "\n")
-
-
-def _attachments(message: EmailMessage) -> list[AttachmentInfo]:
-    """Attachments, numbered in walk order like a part ID."""
-    if not message.is_multipart():
-        return []
-    found: list[AttachmentInfo] = []
-    for number, part in enumerate(message.iter_attachments(), start=1):
-        payload = part.get_payload(decode=True)
-        found.append(
-            AttachmentInfo(
-                part_id=str(number),
-                file_name=part.get_filename() or "",
-                content_type=part.get_content_type(),
-                content_id=str(part.get("Content-ID", "")).strip("<>"),
-                size=len(payload) if isinstance(payload, bytes) else 0,
-            )
-        )
-    return found
-
-
-def _header_date(message: EmailMessage, fallback: datetime) -> datetime:
-    """The Date header when it is valid and timezone-aware, else the time received."""
-    value = message.get("Date")
-    moment = getattr(value, "datetime", None)
-    if isinstance(moment, datetime) and moment.tzinfo is not None:
-        return moment
-    return fallback
-
-
-def _headers(message: EmailMessage) -> dict[str, list[str]]:
-    """All headers as name -> values, names sorted (Mailpit's headers endpoint)."""
-    headers: dict[str, list[str]] = {}
-    for name, value in message.items():
-        headers.setdefault(name, []).append(str(value))
-    return dict(sorted(headers.items()))
 
 
 def parse_message(
@@ -220,47 +208,36 @@ def parse_message(
     message_db_id: str | None = None,
     username: str = "",
 ) -> StoredMessage:
-    """Parse raw message bytes (as received over SMTP) into a StoredMessage; never raises."""
+    """Read raw message bytes (as received over SMTP) into a StoredMessage; never raises."""
     created = received_at or datetime.now(UTC)
-    parsed = email.message_from_bytes(raw, policy=default_policy)
-    assert isinstance(parsed, EmailMessage)  # guaranteed by policy.default
-
-    senders = _addresses(parsed, "From")
+    summary = read_summary(raw)
+    addresses = summary.addresses
+    senders = addresses["From"]
     if senders:
         sender: MailAddress | None = senders[0]
     else:
         sender = MailAddress("", envelope_from) if envelope_from else None
-    to = _addresses(parsed, "To")
-    cc = _addresses(parsed, "Cc")
+    to, cc = addresses["To"], addresses["Cc"]
     # Envelope recipients not named in To or Cc were Bcc'd, as Mailpit reports them.
     named = {a.address.lower() for a in (*to, *cc)}
-    bcc = _addresses(parsed, "Bcc") + [
+    bcc = addresses["Bcc"] + [
         MailAddress("", rcpt) for rcpt in envelope_to or [] if rcpt.lower() not in named
     ]
-
-    html = _text_of(parsed.get_body(preferencelist=("html",)))  # type: ignore[arg-type]
-    text = _text_of(parsed.get_body(preferencelist=("plain",)))  # type: ignore[arg-type]
-    if not text and html:
-        text = html_to_text(html)
-
     return StoredMessage(
         id=message_db_id or new_message_id(),
-        message_id=str(parsed.get("Message-ID", "")).strip().strip("<>"),
+        message_id=summary.message_id,
         sender=sender,
         to=to,
         cc=cc,
         bcc=bcc,
-        reply_to=_addresses(parsed, "Reply-To"),
-        return_path=str(parsed.get("Return-Path", "") or envelope_from).strip().strip("<>"),
-        subject=" ".join(str(parsed.get("Subject", "")).split()),
+        reply_to=addresses["Reply-To"],
+        subject=summary.subject,
         created=created,
-        date=_header_date(parsed, created),
-        text=text,
-        html=html,
+        text=summary.text,
         size=len(raw),
         raw=raw,
-        headers=_headers(parsed),
-        attachments=_attachments(parsed),
+        attachment_count=summary.attachment_count,
+        envelope_from=envelope_from,
         username=username,
     )
 
@@ -270,7 +247,7 @@ def _address_list(addresses: list[MailAddress]) -> list[dict[str, str]]:
 
 
 def summary_json(message: StoredMessage) -> dict[str, Any]:
-    """Mailpit's MessageSummary for one message."""
+    """Mailpit's MessageSummary for one message (no full parse needed)."""
     return {
         "ID": message.id,
         "MessageID": message.message_id,
@@ -285,7 +262,7 @@ def summary_json(message: StoredMessage) -> dict[str, Any]:
         "Username": message.username,
         "Tags": [],
         "Size": message.size,
-        "Attachments": len(message.attachments),
+        "Attachments": message.attachment_count,
         "Snippet": message.snippet,
     }
 

@@ -66,23 +66,18 @@ def _in_addresses(addresses: list[MailAddress], value: str) -> bool:
     return any(value in a.searchable() for a in addresses)
 
 
-def _people(message: StoredMessage) -> list[MailAddress]:
-    sender = [message.sender] if message.sender else []
-    return sender + message.to + message.cc + message.bcc + message.reply_to
-
-
 _FIELD_TESTS: dict[str, Callable[[StoredMessage, str], bool]] = {
     "to": lambda m, v: _in_addresses(m.to, v),
     "from": lambda m, v: _in_addresses([m.sender] if m.sender else [], v),
     "cc": lambda m, v: _in_addresses(m.cc, v),
     "bcc": lambda m, v: _in_addresses(m.bcc, v),
     "reply-to": lambda m, v: _in_addresses(m.reply_to, v),
-    "addressed": lambda m, v: _in_addresses(_people(m), v),
+    "addressed": lambda m, v: _in_addresses(m.people, v),
     "subject": lambda m, v: v in m.subject.lower(),
     "message-id": lambda m, v: v in m.message_id.lower(),
     "is:read": lambda m, _: m.read,
     "is:unread": lambda m, _: not m.read,
-    "has:attachment": lambda m, _: bool(m.attachments),
+    "has:attachment": lambda m, _: m.attachment_count > 0,
 }
 
 

@@ -40,7 +40,7 @@ class Mailbox:
         return self.log_path.read_text(errors="replace")
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, int, Path]:
+def _start(tmp_path: Path, **settings: str) -> tuple[subprocess.Popen[bytes], int, int, Path]:
     smtp_port, http_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -49,6 +49,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, int, Path]:
         "MAILBOX_HTTP_PORT": str(http_port),
         "DATA_DIR": str(tmp_path / "var"),
         "LOG_LEVEL": "INFO",
+        **settings,
     }
     log_path = tmp_path / "mailbox.log"
     with log_path.open("wb") as log:
@@ -271,6 +272,25 @@ def test_sigterm_stops_both_servers_even_with_an_idle_smtp_client(tmp_path: Path
     for port in (smtp_port, http_port):
         with pytest.raises(OSError):
             socket.create_connection((HOST, port), timeout=2).close()
+
+
+def test_max_bytes_setting_bounds_the_inbox_keeping_the_newest(tmp_path: Path) -> None:
+    # Each stored confirmation holds a few kB (raw bytes and what is kept beside them).
+    process, smtp_port, http_port, log_path = _start(tmp_path, MAILBOX_MAX_BYTES="20000")
+    try:
+        with httpx.Client(base_url=f"http://{HOST}:{http_port}", timeout=10) as http:
+            wait_for(lambda: _ready(http, process, log_path), timeout=30, what="bounded mailbox")
+            with smtplib.SMTP(HOST, smtp_port, timeout=10) as smtp:
+                for n in range(12):
+                    smtp.send_message(_confirmation(f"order {n}"))
+            body = http.get("/api/v1/messages", params={"limit": 100}).json()
+            subjects = [m["Subject"] for m in body["messages"]]
+            assert 1 <= body["total"] < 12
+            assert subjects == [f"order {n}" for n in range(11, 11 - body["total"], -1)]
+            found = http.get("/api/v1/search", params={"query": "to:zoe@example.com"}).json()
+            assert found["messages_count"] == body["total"]
+    finally:
+        _stop(process)
 
 
 def test_port_in_use_fails_with_a_clear_exit(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from kafka_restaurants.mailbox.app import create_app
+from kafka_restaurants.mailbox.app import _messages_json, create_app
 from kafka_restaurants.mailbox.messages import StoredMessage, parse_message
 from kafka_restaurants.mailbox.store import MessageStore
 from tests.unit.mailbox.samples import build_message
@@ -201,3 +201,17 @@ def test_probes_without_smtp(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+
+
+def test_api_responses_carry_security_headers_and_the_same_json(
+    client: TestClient, store: MessageStore
+) -> None:
+    for n in range(3):
+        _add(store, subject=f"m{n}")
+    for path in ("/api/v1/messages", "/api/v1/search?query=subject:m1", "/api/v1/message/x"):
+        response = client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert "default-src 'none'" in response.headers["content-security-policy"], path
+    listing = client.get("/api/v1/messages", params={"start": 1, "limit": 1})
+    assert listing.headers["content-type"] == "application/json"
+    assert listing.json() == _messages_json(store.page(1, 1))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from kafka_restaurants.mailbox import messages, mime
 from kafka_restaurants.mailbox.messages import (
     SNIPPET_LENGTH,
     MailAddress,
@@ -161,3 +164,67 @@ def test_crlf_line_endings_from_smtp_become_newlines() -> None:
     message = parse_message(raw)
     assert message.text.strip() == "Hello Ann,\nyour order total is 12.50 EUR."
     assert "\r" not in message.html
+
+
+def test_bodies_and_headers_are_parsed_lazily_once_and_match_the_full_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = build_message(cc="Chef <chef@example.com>", attachment=b"%PDF-1.4 fake")
+    calls: list[bytes] = []
+
+    def counting(raw: bytes) -> mime.Details:
+        calls.append(raw)
+        return mime.read_details(raw)
+
+    monkeypatch.setattr(messages, "read_details", counting)
+    message = parse_message(raw, received_at=RECEIVED, envelope_from="bounce@example.com")
+    summary = summary_json(message)
+    assert calls == []  # listing a message never runs the full parse
+    detail = detail_json(message)
+    assert message.headers["Cc"] == ["Chef <chef@example.com>"]
+    assert len(calls) == 1  # the second look comes from the cache
+
+    full = mime.read_summary_fully(raw)
+    details = mime.read_details(raw)
+    assert detail == summary | {
+        "ReturnPath": "bounce@example.com",
+        "Date": "2026-03-03T09:15:00.000Z",
+        "Text": full.text,
+        "HTML": details.html,
+        "Inline": [],
+        "Attachments": [a.to_json() for a in details.attachments],
+    }
+    assert summary["Attachments"] == len(details.attachments) == 1
+    assert summary["Snippet"] == make_snippet(full.text)
+
+
+def test_details_cache_is_bounded() -> None:
+    cache = messages._DetailsCache(max_entries=2, max_bytes=10**9)
+    stored = [parse_message(build_message(subject=f"m{n}")) for n in range(3)]
+    for message in stored:
+        cache.get(message)
+    assert [entry[0] for entry in cache._entries.values()] == stored[1:]
+    small = messages._DetailsCache(max_entries=10, max_bytes=stored[0].size)
+    for message in stored:
+        small.get(message)
+    assert len(small._entries) == 1  # over the byte bound only the newest stays
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "short text",
+        "word " * 2000,
+        " " * 5000 + "late words " * 10,
+        ("x" * 249 + " ") * 20,
+        "a" * 1999 + " tail " + "b" * 300,
+        "\n\t ".join(str(n) for n in range(3000)),
+    ],
+)
+def test_snippet_of_a_long_text_equals_collapsing_all_of_it(text: str) -> None:
+    collapsed = " ".join(text.split())
+    expected = collapsed
+    if len(collapsed) > SNIPPET_LENGTH:
+        expected = collapsed[: SNIPPET_LENGTH - 1].rstrip() + "…"
+    assert make_snippet(text) == expected

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import re
 import threading
+import tracemalloc
+from unittest import mock
 
 import pytest
 
@@ -101,3 +105,92 @@ def test_concurrent_adds_and_reads_keep_the_bound() -> None:
         t.join()
     assert len(store) == 50
     assert store.page(limit=100).total == 50
+
+
+def test_byte_bound_counts_memory_held_and_evicts_oldest_first() -> None:
+    messages = [_message(f"m{n}") for n in range(10)]
+    footprint = messages[0].footprint
+    assert footprint > messages[0].size  # raw bytes plus what is kept beside them
+    store = MessageStore(max_bytes=footprint * 4 + footprint // 2)
+    for m in messages:
+        store.add(m)
+    assert [m.subject for m in store.page().messages] == ["m9", "m8", "m7", "m6"]
+    assert store.bytes_used == sum(m.footprint for m in messages[6:])
+    store.delete([messages[9].id])
+    assert store.bytes_used == sum(m.footprint for m in messages[6:9])
+    store.delete()
+    assert store.bytes_used == 0
+
+
+def test_footprint_is_not_below_what_python_allocates() -> None:
+    raws = [
+        build_message(subject=f"order {n}", to=f"Customer {n} <c{n}@example.com>")
+        for n in range(900)
+    ]
+    store = MessageStore()
+
+    def receive(raw: bytes) -> None:
+        # A copy, as SMTP hands each message over in a fresh bytes object.
+        store.add(parse_message(bytes(bytearray(raw)), envelope_to=["audit@example.com"]))
+
+    for raw in raws[:600]:
+        receive(raw)  # warm up: first-use allocations are not per message
+    used_before = store.bytes_used
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for raw in raws[600:]:
+            receive(raw)
+        # The MIME parser compiles a regex per multipart boundary into `re`'s cache, which is
+        # bounded (512 entries) rather than per message: leave it out.
+        re.purge()
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    allocated = after - before
+    estimated = store.bytes_used - used_before
+    assert allocated <= estimated
+    assert estimated <= allocated * 1.5  # and not wildly above it either
+
+
+def test_unread_count_follows_reads_deletes_evictions_and_replacement() -> None:
+    store = MessageStore(max_messages=3)
+    messages = [_message(f"m{n}") for n in range(3)]
+    for m in messages:
+        store.add(m)
+    store.get(messages[0].id, mark_read=True)
+    store.get(messages[0].id, mark_read=True)  # reading twice counts once
+    assert store.page().unread == 2
+    store.add(_message("m3"))  # evicts m0, which was read
+    assert store.page().unread == 3
+    store.delete([messages[1].id])
+    assert store.page().unread == 2
+    again = parse_message(messages[2].raw, message_db_id=messages[2].id)
+    store.add(again)  # the same ID replaces the message
+    assert len(store) == 2
+    page = store.page()
+    assert page.unread == sum(1 for m in page.messages if not m.read) == 2
+
+
+def test_listing_without_a_query_does_not_look_at_every_message() -> None:
+    store = MessageStore()
+    for n in range(500):
+        store.add(_message(f"m{n}"))
+    with mock.patch("kafka_restaurants.mailbox.store.matches", side_effect=AssertionError):
+        page = store.page(start=2, limit=3)
+    assert [m.subject for m in page.messages] == ["m497", "m496", "m495"]
+    assert (page.total, page.unread, page.matched, page.matched_unread) == (500, 500, 500, 500)
+
+
+def test_search_still_finds_by_to_subject_and_text_with_lazy_bodies() -> None:
+    store = MessageStore()
+    store.add(_message("Pizza night", to="Ann <ann@example.com>"))
+    store.add(_message("Sushi", to="bob@example.com"))
+    assert [m.subject for m in store.page(terms=parse_query("to:ann@example.com")).messages] == [
+        "Pizza night"
+    ]
+    assert [m.subject for m in store.page(terms=parse_query("subject:sushi")).messages] == ["Sushi"]
+    assert len(store.page(terms=parse_query('"12.50 eur"')).messages) == 2  # body text
+    assert store.page(terms=parse_query("addressed:bob -pizza")).matched == 1
