@@ -93,7 +93,8 @@ def test_order_is_accepted_priced_and_published(api: TestClient, kafka_bootstrap
     assert response.headers["Location"] == f"/orders/{order_id}"
 
     published = [
-        m for m in consume_all(kafka_bootstrap, ORDER, expected=10_000, timeout=5)
+        m
+        for m in consume_all(kafka_bootstrap, ORDER, expected=10_000, timeout=5)
         if m.key() == order_id.encode()
     ]
     assert len(published) == 1
@@ -157,20 +158,34 @@ def _bad_orders(api: TestClient) -> list[tuple[dict[str, Any], list[Any]]]:
     card = dict(GOOD_CARD)
     return [
         ({**good, "restaurant_id": 999999}, ["body", "restaurant_id"]),
-        ({**good, "items": [{"menu_item_id": foreign, "quantity": 1}]},
-         ["body", "items", 0, "menu_item_id"]),
-        ({**good, "items": [{"menu_item_id": item, "quantity": 0}]},
-         ["body", "items", 0, "quantity"]),
-        ({**good, "items": [{"menu_item_id": item, "quantity": 51}]},
-         ["body", "items", 0, "quantity"]),
+        (
+            {**good, "items": [{"menu_item_id": foreign, "quantity": 1}]},
+            ["body", "items", 0, "menu_item_id"],
+        ),
+        (
+            {**good, "items": [{"menu_item_id": item, "quantity": 0}]},
+            ["body", "items", 0, "quantity"],
+        ),
+        (
+            {**good, "items": [{"menu_item_id": item, "quantity": 51}]},
+            ["body", "items", 0, "quantity"],
+        ),
         ({**good, "items": []}, ["body", "items"]),
         ({**good, "items": [{"menu_item_id": item, "quantity": 1}] * 51}, ["body", "items"]),
         ({**good, "email": "not-an-email"}, ["body", "email"]),
         ({**good, "name": "  "}, ["body", "name"]),
-        ({**good, "restaurant_id": shawarma["id"],
-          "items": [{"menu_item_id": foreign, "quantity": 1}]}, ["body", "delivery_address"]),
-        ({**good, "delivery_address": None, "fulfilment": "delivery"},
-         ["body", "delivery_address"]),
+        (
+            {
+                **good,
+                "restaurant_id": shawarma["id"],
+                "items": [{"menu_item_id": foreign, "quantity": 1}],
+            },
+            ["body", "delivery_address"],
+        ),
+        (
+            {**good, "delivery_address": None, "fulfilment": "delivery"},
+            ["body", "delivery_address"],
+        ),
         ({**good, "card": {**card, "number": "4242424242424241"}}, ["body", "card", "number"]),
         ({**good, "card": {**card, "exp_year": 2020}}, ["body", "card", "exp_year"]),
         ({**good, "card": {**card, "cvc": "12"}}, ["body", "card", "cvc"]),

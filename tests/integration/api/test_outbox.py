@@ -27,9 +27,7 @@ from tests.integration.api.conftest import seed_small_catalog
 from tests.integration.api.test_orders import order_body
 
 
-def test_two_relays_publish_each_row_exactly_once(
-    database_url: str, kafka_bootstrap: str
-) -> None:
+def test_two_relays_publish_each_row_exactly_once(database_url: str, kafka_bootstrap: str) -> None:
     topic = f"outbox-{uuid.uuid4().hex[:8]}"
     ensure_topics(kafka_bootstrap, {topic: 3})
     migrate("api", database_url)
@@ -39,8 +37,12 @@ def test_two_relays_publish_each_row_exactly_once(
     with sessions() as session, session.begin():
         session.add_all(
             OutboxRecord(
-                topic=topic, key=f"k{i}", payload=f'{{"n": {i}}}', headers="[]",
-                created_at=now, attempts=0,
+                topic=topic,
+                key=f"k{i}",
+                payload=f'{{"n": {i}}}',
+                headers="[]",
+                created_at=now,
+                attempts=0,
             )
             for i in range(400)
         )
