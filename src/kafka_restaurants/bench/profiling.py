@@ -64,7 +64,7 @@ async def record_profiles(
         if path.exists():
             collapsed = path.read_text()
             top[name] = top_functions(collapsed)
-            top[f"{name} (our code, inclusive)"] = top_own_frames(collapsed)
+            top[f"{name} (deepest own frame)"] = top_own_frames(collapsed)
     return top
 
 
@@ -98,27 +98,26 @@ def top_functions(collapsed: str, count: int = 12) -> list[dict[str, object]]:
 def top_own_frames(
     collapsed: str, count: int = 6, package: str = "kafka_restaurants/"
 ) -> list[dict[str, object]]:
-    """Our own functions by the share of samples they are anywhere on the stack in, leaving
-    out entry points that wrap nearly everything (they say nothing about where time goes)."""
-    anywhere: Counter[str] = Counter()
+    """Where in our own code the samples fall: each sample counts for the deepest of our frames
+    on its stack, so a function's share includes the library calls it makes (SQL, JSON, HTTP)
+    but not time merely passing through entry points and loops above it."""
+    deepest: Counter[str] = Counter()
     samples = 0
     for line in collapsed.splitlines():
         stack, _, number = line.rpartition(" ")
         if not stack or not number.isdigit():
             continue
         samples += int(number)
-        for frame in set(stack.split(";")):
-            if package in frame:
-                anywhere[frame] += int(number)
+        own = [frame for frame in stack.split(";") if package in frame]
+        if own:
+            deepest[own[-1]] += int(number)
     if not samples:
         return []
-    shares = [
+    return [
         {
             "frame": frame,
             "self_pct": round(100 * hits / samples, 1),
             "total_pct": round(100 * hits / samples, 1),
         }
-        for frame, hits in anywhere.most_common()
-        if hits / samples < 0.9
+        for frame, hits in deepest.most_common(count)
     ]
-    return shares[:count]

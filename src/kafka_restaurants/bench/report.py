@@ -71,7 +71,8 @@ def _trio(results: dict[str, Any], prefix: str) -> str:
 def _headline(r: dict[str, Any]) -> list[str]:
     search, orders, reference, ratios = r["search"], r["orders"], r["reference"], r["ratios"]
     audit = " / ".join(
-        _fmt(_get(r, f"orders.audit.{key}")) for key in ("accepted", "confirmed", "declined")
+        _fmt(_get(r, f"orders.audit.{key}"))
+        for key in ("accepted", "confirmed", "declined", "failed")
     )
     rows = [
         (
@@ -99,7 +100,7 @@ def _headline(r: dict[str, Any]) -> list[str]:
             f"POST-to-email p50 / p95 / p99 at {orders['latency_rate_per_s']}/s",
             f"{_trio(r, 'orders.e2e_latency_ms')} ms",
         ),
-        ("audit: accepted / confirmed / declined", audit),
+        ("audit: accepted / confirmed / declined / failed", audit),
         (
             "lost / double-charged / duplicate emails / unverified (no answer)",
             f"{orders['lost']} / {orders['double_charged']} / {orders['duplicate_emails']}"

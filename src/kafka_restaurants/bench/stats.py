@@ -127,7 +127,8 @@ class AuditResult:
     double_charged: int
     charges: int
     duplicate_emails: int
-    emails_for_declined: int
+    emails_for_declined: int  # declined or failed orders that were mailed a confirmation
+    failed: int = 0  # the bank refused to process the charge: final, not charged, no email
 
     @property
     def lost(self) -> int:
@@ -142,16 +143,18 @@ def audit_orders(
     """Check every accepted order: terminal, charged at most once, one email iff confirmed."""
     confirmed = [o for o, s in statuses.items() if s == "confirmed"]
     declined = [o for o, s in statuses.items() if s == "declined"]
+    failed = [o for o, s in statuses.items() if s == "failed"]
     unverified = sum(1 for s in statuses.values() if s == UNREACHABLE)
     return AuditResult(
         accepted=len(statuses),
         confirmed=len(confirmed),
         declined=len(declined),
-        not_terminal=len(statuses) - len(confirmed) - len(declined) - unverified,
+        failed=len(failed),
+        not_terminal=len(statuses) - len(confirmed) - len(declined) - len(failed) - unverified,
         unverified=unverified,
         confirmed_without_email=sum(1 for o in confirmed if emails_per_order.get(o, 0) == 0),
         double_charged=sum(1 for o in statuses if charges_per_order.get(o, 0) > 1),
         charges=sum(charges_per_order.get(o, 0) for o in statuses),
         duplicate_emails=sum(max(0, emails_per_order.get(o, 0) - 1) for o in statuses),
-        emails_for_declined=sum(1 for o in declined if emails_per_order.get(o, 0) > 0),
+        emails_for_declined=sum(1 for o in declined + failed if emails_per_order.get(o, 0) > 0),
     )
