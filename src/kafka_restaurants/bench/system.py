@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -25,23 +26,57 @@ class StartFailed(RuntimeError):
     """`restaurants seed` or `up --detach` failed; the message has their output."""
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def _below_ephemeral_range() -> range | None:
+    """Ports under the kernel's range for outgoing connections, or None if it is unknown."""
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return range(max(10_000, low - 12_000), low) if low > 11_000 else None
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Chosen below the kernel's ephemeral range: outgoing connections take their local ports
+    from that range, so a port picked there can be taken by some client between being chosen
+    and the server that was meant to have it starting (seen: "address already in use").
+    Never the same port twice in one process.
+    """
+    candidates = _below_ephemeral_range()
+    if candidates is not None:
+        for _ in range(200):
+            port = random.choice(candidates)
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        port = int(sock.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 def _port_pair() -> int:
     """A free port whose successor is free too (web replicas take consecutive ports)."""
     while True:
         port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
+        if port + 1 not in _handed_out and _bindable(port + 1):
+            _handed_out.add(port + 1)
+            return port
 
 
 def system_env(data_dir: Path, **overrides: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from kafka_restaurants.bench.stats import (
     percentile,
     step_sustained,
 )
+from kafka_restaurants.bench.system import free_port
 
 
 def test_percentiles_interpolate_and_handle_empty_input() -> None:
@@ -147,3 +149,13 @@ def test_config_quick_mode_and_results_dir_come_from_the_environment() -> None:
         config_from_env({"BENCH_TARGET_API": "http://api"})
     with pytest.raises(ValueError, match="BENCH_RESTAURANTS"):
         config_from_env({"BENCH_RESTAURANTS": "many"})
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == 50
+    assert all(port < low for port in ports)  # no outgoing connection can take them meanwhile
+    for port in ports[:5]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
