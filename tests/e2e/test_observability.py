@@ -158,11 +158,12 @@ def test_metrics_exist_and_move_when_orders_flow(system: RunningSystem) -> None:
                 group="api-order-status",
             ),
             # transactions: bank calls, retries, dead letters, lag, processing time
+            # Charges go in batches: at least the first call and the flaky card's two retries.
             "bank calls": lambda: grows(
-                before["transactions"], after["transactions"], "bank_charge_seconds_count", 5
+                before["transactions"], after["transactions"], "bank_charge_seconds_count", 3
             ),
             "bank outcomes": lambda: grows(
-                before["transactions"], after["transactions"], "bank_charge_requests_total", 5
+                before["transactions"], after["transactions"], "bank_charge_requests_total", 3
             ),
             "retries by reason": lambda: grows(
                 before["transactions"],
@@ -209,9 +210,9 @@ def test_metrics_exist_and_move_when_orders_flow(system: RunningSystem) -> None:
                 before["bank"],
                 after["bank"],
                 "http_requests_total",
-                5,
+                3,
                 method="POST",
-                route="/v1/charges",
+                route="/v1/charges/batch",
             ),
             "bank tokens": lambda: grows(
                 before["bank"], after["bank"], "http_requests_total", 3, route="/v1/tokens"
@@ -232,7 +233,10 @@ def test_metrics_exist_and_move_when_orders_flow(system: RunningSystem) -> None:
         stuck[:] = moved()
         return not stuck
 
-    wait_for(all_moved, timeout=30, what="every metric moved")
+    try:
+        wait_for(all_moved, timeout=30, what="every metric moved")
+    except AssertionError:
+        raise AssertionError(f"metrics that did not move: {stuck}") from None
     assert stuck == []
 
 
