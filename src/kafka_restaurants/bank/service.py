@@ -1,8 +1,8 @@
 """The bank's use cases over its database: tokenize a card, charge a token, list charges.
 
-SQLAlchemy Core with statements built once: a charge is one connection and one transaction
-(look up the key, look up the token, insert), where the ORM used to cost three sessions and a
-unit-of-work flush per request, the bank's largest CPU cost per order.
+SQLAlchemy Core with statements built once. Charges are settled in batches (a single charge is a
+batch of one): one transaction reads the batch's stored keys and token behaviours in two
+queries and writes its new charges in one statement.
 """
 
 from __future__ import annotations
@@ -93,10 +93,6 @@ _VIEW_COLUMNS = (
     CHARGES.c.reference,
     CHARGES.c.created_at,
 )
-_SELECT_BY_KEY = select(*_VIEW_COLUMNS, CHARGES.c.request_fingerprint).where(
-    CHARGES.c.idempotency_key == bindparam("key")
-)
-_SELECT_BEHAVIOUR = select(TOKENS.c.behaviour).where(TOKENS.c.token == bindparam("token"))
 _SELECT_BY_KEYS = select(
     *_VIEW_COLUMNS, CHARGES.c.idempotency_key, CHARGES.c.request_fingerprint
 ).where(CHARGES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
@@ -137,11 +133,6 @@ class Bank:
         # Both dialects spell these upserts ON CONFLICT; the statements are built once.
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         # DO NOTHING on the key alone: a racing duplicate inserts nothing and reads the winner.
-        self._insert_charge = (
-            dialect.insert(CHARGES)
-            .on_conflict_do_nothing(index_elements=[CHARGES.c.idempotency_key])
-            .returning(CHARGES.c.id)
-        )
         self._insert_charges = (
             dialect.insert(CHARGES)
             .on_conflict_do_nothing(index_elements=[CHARGES.c.idempotency_key])
@@ -179,68 +170,16 @@ class Bank:
         return view
 
     def charge_card(self, idempotency_key: str, request: ChargeRequest) -> ChargeResult:
-        """Charge a token at most once per idempotency key; replays return the stored result."""
-        fingerprint = request_fingerprint(
-            request.token, request.amount, request.currency, request.reference
-        )
-        with self._engine.begin() as connection:
-            # None means a transient failure; it is raised after the commit that keeps the
-            # attempt count, so the next try with this key gets one step closer to succeeding.
-            result = self._charge(connection, idempotency_key, fingerprint, request)
-        if result is None:
-            raise TransientProcessingError(idempotency_key)
-        if not result.replayed:
-            self._log_charge(idempotency_key, result.charge)
-        return result
+        """Charge a token at most once per idempotency key; replays return the stored result.
 
-    def _charge(
-        self, connection: Connection, key: str, fingerprint: str, request: ChargeRequest
-    ) -> ChargeResult | None:
-        stored = self._stored_result(connection, key, fingerprint)
-        if stored is not None:
-            return stored
-        behaviour_name = connection.execute(_SELECT_BEHAVIOUR, {"token": request.token}).scalar()
-        if behaviour_name is None:
-            raise UnknownToken(request.token)
-        behaviour = CardBehaviour(behaviour_name)
-        if behaviour is CardBehaviour.PROCESSING_ERROR:
-            attempt = int(connection.execute(self._count_attempt, {"key": key}).scalar_one())
-            if fails_transiently(behaviour, attempt, self._transient_failures):
-                log.info("charge %r: transient failure on attempt %d", key, attempt)
-                return None
-        outcome = outcome_for(behaviour)
-        charge = ChargeView(
-            charge_id=f"ch_{secrets.token_hex(12)}",
-            status=outcome.status,
-            decline_code=outcome.decline_code,
-            amount=request.amount,
-            currency=request.currency,
-            reference=request.reference,
-            created_at=self._clock(),
-        )
-        inserted = connection.execute(
-            self._insert_charge,
-            {
-                "charge_id": charge.charge_id,
-                "idempotency_key": key,
-                "request_fingerprint": fingerprint,
-                "token": request.token,
-                "amount": charge.amount,
-                "currency": charge.currency,
-                "reference": charge.reference,
-                "status": charge.status,
-                "decline_code": charge.decline_code,
-                "created_at": charge.created_at,
-            },
-        ).first()
-        if inserted is not None:
-            return ChargeResult(charge, replayed=False)
-        # A concurrent request with the same key won the race (its insert committed first, or
-        # ours waited for it): answer with its result, or refuse if its body was different.
-        stored = self._stored_result(connection, key, fingerprint)
-        if stored is None:  # pragma: no cover - the conflicting row cannot vanish
-            raise RuntimeError(f"charge for {key!r} conflicted but is not stored")
-        return stored
+        A batch of one: raises what `charge_batch` answers instead of a charge. A transient
+        failure is raised after the commit that keeps the attempt count, so the next try with
+        this key gets one step closer to succeeding.
+        """
+        [result] = self.charge_batch([(idempotency_key, request)])
+        if isinstance(result, ChargeResult):
+            return result
+        raise result
 
     def charge_batch(
         self, charges: Sequence[tuple[str, ChargeRequest]]
@@ -380,15 +319,6 @@ class Bank:
         """True when the database answers."""
         with self._engine.connect() as connection:
             return connection.execute(text("SELECT 1")).scalar() == 1
-
-    @staticmethod
-    def _stored_result(connection: Connection, key: str, fingerprint: str) -> ChargeResult | None:
-        row = connection.execute(_SELECT_BY_KEY, {"key": key}).first()
-        if row is None:
-            return None
-        if row.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused(key)
-        return ChargeResult(_view(row), replayed=True)
 
 
 def _replay(row: Row[Any], key: str, fingerprint: str) -> ChargeResult | IdempotencyKeyReused:
