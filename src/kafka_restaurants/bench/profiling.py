@@ -10,7 +10,7 @@ import asyncio
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 PROFILED = ("api", "transactions", "mailer", "bank", "mailbox")
@@ -68,18 +68,21 @@ async def record_profiles(
     return top
 
 
+def _stacks(collapsed: str) -> Iterator[tuple[list[str], int]]:
+    """(frames root first, sample count) for each line of py-spy's raw (collapsed) output."""
+    for line in collapsed.splitlines():
+        stack, _, number = line.rpartition(" ")
+        if stack and number.isdigit():
+            yield stack.split(";"), int(number)
+
+
 def top_functions(collapsed: str, count: int = 12) -> list[dict[str, object]]:
     """The frames most often on top of the stack (self time) and most often anywhere (total)."""
     own: Counter[str] = Counter()
     anywhere: Counter[str] = Counter()
     samples = 0
-    for line in collapsed.splitlines():
-        stack, _, number = line.rpartition(" ")
-        if not stack or not number.isdigit():
-            continue
-        hits = int(number)
+    for frames, hits in _stacks(collapsed):
         samples += hits
-        frames = stack.split(";")
         own[frames[-1]] += hits
         for frame in set(frames):
             anywhere[frame] += hits
@@ -103,14 +106,11 @@ def top_own_frames(
     but not time merely passing through entry points and loops above it."""
     deepest: Counter[str] = Counter()
     samples = 0
-    for line in collapsed.splitlines():
-        stack, _, number = line.rpartition(" ")
-        if not stack or not number.isdigit():
-            continue
-        samples += int(number)
-        own = [frame for frame in stack.split(";") if package in frame]
+    for frames, hits in _stacks(collapsed):
+        samples += hits
+        own = [frame for frame in frames if package in frame]
         if own:
-            deepest[own[-1]] += int(number)
+            deepest[own[-1]] += hits
     if not samples:
         return []
     return [
