@@ -13,7 +13,6 @@ from prometheus_client import Counter, Histogram
 
 from kafka_restaurants.transactions.charging import (
     BankAnswer,
-    BankReply,
     BankUnreachable,
     ChargeRequest,
     batch_answers,
@@ -21,8 +20,6 @@ from kafka_restaurants.transactions.charging import (
 )
 
 log = logging.getLogger(__name__)
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # Connecting is local and quick or not happening; a charge may legitimately take a few seconds.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0, pool=10.0)
@@ -52,26 +49,6 @@ class BankClient:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), timeout=timeout, limits=limits, transport=transport
         )
-
-    async def charge(self, request: ChargeRequest) -> BankAnswer:
-        """POST /v1/charges with the request's Idempotency-Key."""
-        started = time.perf_counter()
-        try:
-            response = await self._http.post(
-                "/v1/charges",
-                json=request.body(),
-                headers={IDEMPOTENCY_HEADER: request.idempotency_key},
-            )
-        except httpx.TimeoutException as exc:
-            BANK_CALLS.labels("timeout").inc()
-            return BankUnreachable(f"timed out ({type(exc).__name__})")
-        except httpx.TransportError as exc:
-            BANK_CALLS.labels("unreachable").inc()
-            return BankUnreachable(f"{type(exc).__name__}: {exc}")
-        finally:
-            BANK_SECONDS.observe(time.perf_counter() - started)
-        BANK_CALLS.labels(str(response.status_code)).inc()
-        return BankReply(response.status_code, _json_object(response))
 
     async def charge_batch(self, requests: Sequence[ChargeRequest]) -> list[BankAnswer]:
         """POST /v1/charges/batch: one answer per request, in order (each key in its entry)."""

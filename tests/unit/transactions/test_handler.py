@@ -14,7 +14,7 @@ from kafka_restaurants.transactions.app import order_handler
 from kafka_restaurants.transactions.bank_client import BankClient
 from kafka_restaurants.transactions.charging import (
     BankAnswer,
-    BankReply,
+    BankBatchFailed,
     BankUnreachable,
     OutputTopics,
     charge_request,
@@ -145,7 +145,8 @@ async def test_a_5xx_or_a_short_answer_to_the_whole_call_retries_every_order() -
 async def bank_answer(respond: Callable[[httpx.Request], httpx.Response]) -> BankAnswer:
     client = BankClient("http://bank.test", transport=httpx.MockTransport(respond))
     async with client:
-        return await client.charge(charge_request(placed()))
+        [answer] = await client.charge_batch([charge_request(placed())])
+        return answer
 
 
 async def test_client_turns_a_timeout_into_no_answer() -> None:
@@ -164,8 +165,10 @@ async def test_client_sends_the_key_and_reads_a_body_that_is_not_json() -> None:
         seen.append(request)
         return httpx.Response(502, text="<html>bad gateway</html>")
 
-    assert await bank_answer(respond) == BankReply(502, {})
+    answer = await bank_answer(respond)
+    assert isinstance(answer, BankBatchFailed) and "502" in answer.reason
     [request] = seen
-    assert request.url.path == "/v1/charges"
-    assert request.headers["Idempotency-Key"] == "ord_123"
-    assert json.loads(request.content)["reference"] == "ord_123"
+    assert request.url.path == "/v1/charges/batch"
+    [charge] = json.loads(request.content)["charges"]
+    assert charge["idempotency_key"] == "ord_123"
+    assert charge["reference"] == "ord_123"
