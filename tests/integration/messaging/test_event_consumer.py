@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from kafka_restaurants.messaging.outcomes import (
 )
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka import distinct_free_ports, kafka_libs_or_skip
-from tests.fixtures.kafka_io import committed_offsets, consume_all, produce
+from tests.fixtures.kafka_io import committed_offsets, consume_all, produce, run_in_thread
 
 
 def declined(order_id: str) -> bytes:
@@ -39,17 +38,6 @@ def topics(kafka_bootstrap: str) -> tuple[str, str]:
     name = f"in-{uuid.uuid4().hex[:10]}"
     ensure_topics(kafka_bootstrap, {name: 2, f"{name}.DLQ": 1, f"{name}-out": 1})
     return name, f"{name}-out"
-
-
-def run_in_thread(consumer: EventConsumer) -> Iterator[EventConsumer]:
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    try:
-        yield consumer
-    finally:
-        consumer.stop()
-        thread.join(30)
-        assert not thread.is_alive(), "consumer did not stop"
 
 
 def forward_to(output: str) -> Handler:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
@@ -25,7 +23,7 @@ from kafka_restaurants.messaging.outcomes import (
 from kafka_restaurants.observability.kafka import handling_message
 from kafka_restaurants.observability.tracing import trace_id_of, tracer
 from tests.fixtures.components import wait_for
-from tests.fixtures.kafka_io import consume_all, produce
+from tests.fixtures.kafka_io import consume_all, produce, run_in_thread
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
@@ -36,17 +34,6 @@ def topics(kafka_bootstrap: str) -> tuple[str, str]:
     name = f"obs-{uuid.uuid4().hex[:10]}"
     ensure_topics(kafka_bootstrap, {name: 1, f"{name}.DLQ": 1, f"{name}-out": 1})
     return name, f"{name}-out"
-
-
-def running(consumer: EventConsumer) -> Iterator[EventConsumer]:
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    try:
-        yield consumer
-    finally:
-        consumer.stop()
-        thread.join(30)
-        assert not thread.is_alive(), "consumer did not stop"
 
 
 def _value(name: str, labels: dict[str, str]) -> float:
@@ -94,7 +81,7 @@ def test_one_trace_through_kafka_with_lag_retries_and_dead_letters(
     settings = ConsumerSettings(
         kafka_bootstrap, group, (source,), transactional=True, backoff_base=0.05
     )
-    for _ in running(EventConsumer(settings, handle)):
+    for _ in run_in_thread(EventConsumer(settings, handle)):
         [out] = consume_all(kafka_bootstrap, output, expected=1)
         wait_for(
             lambda: _value("kafka_dead_letters_total", dead) == 1,
