@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build the project's image, kafka-restaurants:<version>, from the repository's Dockerfile with
+# whichever container engine works here: docker when its daemon answers, else podman (installed
+# with apt-get on a Debian machine when missing; CI starts from a fresh one).
+#
+# Usage: deploy/images.sh          build (`make images`); quick when nothing changed
+#        deploy/images.sh engine   print the engine command line the build uses (for tests)
+# Exit status 3: no working engine and none could be installed (not root, or no apt-get).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n1)"
+IMAGE="kafka-restaurants:${VERSION}"
+
+log() { echo "images: $*" >&2; }
+
+# The engine as a command line. Podman runs with runc: crun fails on hosts with hybrid cgroups.
+detect_engine() {
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    echo docker
+  elif command -v podman >/dev/null; then
+    if command -v runc >/dev/null; then echo "podman --runtime runc"; else echo podman; fi
+  else
+    return 1
+  fi
+}
+
+install_podman() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "no working docker or podman; install podman (apt-get install podman buildah runc uidmap)"
+    exit 3
+  fi
+  log "installing podman"
+  # Wait for another apt run to finish instead of failing on its lock.
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+    podman buildah runc uidmap mmdebstrap >/dev/null
+}
+
+engine_line() {
+  detect_engine || { install_podman && detect_engine; }
+}
+
+build() {
+  local -a engine
+  read -r -a engine <<<"$(engine_line)"
+  local revision
+  revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  local -a args=(--build-arg "VERSION=$VERSION" --build-arg "REVISION=$revision" -t "$IMAGE")
+  if [ "${engine[0]}" = podman ]; then
+    deploy/base-image.sh "${engine[@]}"
+    # Docker format keeps the HEALTHCHECK (OCI images have none). Host network: the build
+    # reaches the package index the way the host does. The base is local, never pulled.
+    args+=(--format docker --network host --pull=never --layers)
+  fi
+  log "building $IMAGE with ${engine[*]}"
+  "${engine[@]}" build "${args[@]}" .
+  log "built $IMAGE ($("${engine[@]}" image inspect --format '{{.Id}}' "$IMAGE" | cut -c1-19))"
+}
+
+case "${1:-build}" in
+  build) build ;;
+  engine) engine_line ;;
+  *)
+    echo "usage: $0 [build|engine]" >&2
+    exit 2
+    ;;
+esac
