@@ -143,3 +143,55 @@ def memory_rows(docs: list[Doc]) -> list[MemoryRow]:
 def format_mi(value: int) -> str:
     """Bytes as whole MiB, the unit of the README's table."""
     return f"{value // MI} Mi"
+
+
+def selects(selector: Doc, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels and matchExpressions) selects `labels`."""
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        plain = {key: value for key, value in selector.items() if isinstance(value, str)}
+        return all(labels.get(key) == value for key, value in plain.items())
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pod_templates(docs: list[Doc]) -> dict[str, dict[str, str]]:
+    """Every pod template's labels, by `Kind/name` of its workload."""
+    return {
+        f"{doc['kind']}/{doc['metadata']['name']}": doc["spec"]["template"]["metadata"]["labels"]
+        for kind in WORKLOAD_KINDS
+        for doc in of_kind(docs, kind)
+    }
+
+
+def referenced_config(workload: Doc) -> set[tuple[str, str, str | None]]:
+    """(kind, name, key or None) of every Secret and ConfigMap a workload's pods read."""
+    refs: set[tuple[str, str, str | None]] = set()
+    for container in containers(workload):
+        for source in container.get("envFrom", []):
+            for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                if field in source and not source[field].get("optional"):
+                    refs.add((kind, source[field]["name"], None))
+        for var in container.get("env", []):
+            origin = var.get("valueFrom", {})
+            for field, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                if field in origin and not origin[field].get("optional"):
+                    refs.add((kind, origin[field]["name"], origin[field]["key"]))
+    for volume in pod_spec(workload).get("volumes", []):
+        if "secret" in volume:
+            refs.add(("Secret", volume["secret"]["secretName"], None))
+        if "configMap" in volume:
+            refs.add(("ConfigMap", volume["configMap"]["name"], None))
+    return refs
