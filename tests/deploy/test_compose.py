@@ -166,11 +166,12 @@ def test_load_balancer_runs_the_committed_render_of_the_shared_template(
 def test_compose_validates_the_file_with_the_secrets_make_secrets_writes(
     compose: dict[str, Any], deploy_copy: Path
 ) -> None:
-    podman_compose = tool("podman-compose")
-    require(podman_compose is not None, f"podman-compose ({INSTALL_HINT})")
-    assert podman_compose is not None
+    # Docker Compose itself (no engine needed for `config`): it validates against the spec.
+    docker_compose = tool("docker-compose")
+    require(docker_compose is not None, f"docker-compose ({INSTALL_HINT})")
+    assert docker_compose is not None
     result = subprocess.run(
-        [podman_compose, "--env-file", str(deploy_copy / ".env"),
+        [docker_compose, "--env-file", str(deploy_copy / ".env"),
          "-f", str(DEPLOY / "compose.yaml"), "--profile", "observability", "config"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
