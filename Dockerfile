@@ -12,13 +12,20 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
 # Dependencies first, from pyproject alone, so editing src/ does not re-resolve them.
+# The placeholder's build/ tree goes too: setuptools would keep its empty __init__.py over the
+# real one, which COPY gives an older mtime.
 COPY pyproject.toml README.md ./
 RUN mkdir -p src/kafka_restaurants \
     && touch src/kafka_restaurants/__init__.py \
     && pip wheel --no-cache-dir --wheel-dir /wheels . \
-    && rm /wheels/kafka_restaurants-*.whl
+    && rm -rf /wheels/kafka_restaurants-*.whl build src
 COPY src ./src
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# deploy/images.sh passes a REVISION that changes with the sources. A step that uses it keeps
+# this stage from being all cache hits, which podman's buildah 1.28 would answer by mounting an
+# older state of the stage at the runtime's RUN --mount=from=builder (containers/buildah#4375).
+ARG REVISION=unknown
+RUN echo "${REVISION}" > /build/REVISION
 
 # --- runtime: the installed package, a non-root user, nothing else ---
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
