@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from kafka_restaurants.events import OrderDeclined
+import json
+import logging
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from kafka_restaurants.events import InvalidEvent, OrderConfirmed, OrderDeclined, decode
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outgoing, Retry
 from kafka_restaurants.messaging.settlement import settle_batch
+from kafka_restaurants.observability.kafka import MessageSpans
+from tests.unit.mailer.samples import confirmed
 
 
 def message(partition: int, offset: int) -> Incoming:
@@ -42,3 +50,32 @@ def test_a_retry_holds_back_the_rest_of_its_partition_only() -> None:
 def test_nothing_to_commit_when_the_first_message_is_retried() -> None:
     plan = settle_batch([message(0, 4)], [Retry("later")], "g", no_trace)
     assert plan.offsets == [] and plan.records == []
+
+
+def test_a_dead_letter_names_bad_fields_not_their_values_in_headers_log_and_span(
+    spans: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = json.loads(confirmed().model_dump_json())
+    event["order"]["customer"]["email"] = "dana@@example.com"
+    del event["order"]["total_minor"]  # pydantic would quote the whole order for this one
+    bad = Incoming("order_confirm", 0, 3, b"o-1", json.dumps(event).encode(), [])
+    try:
+        decode(bad.value, bad.headers, OrderConfirmed)
+    except InvalidEvent as exc:
+        outcome = DeadLetter(str(exc))
+    message_spans = MessageSpans([bad], "confirmation-service")
+    with caplog.at_level(logging.WARNING, logger="kafka_restaurants.messaging.settlement"):
+        plan = settle_batch([bad], [outcome], "confirmation-service", no_trace)
+    message_spans.finish([bad], [outcome])
+
+    why = (
+        "not a valid OrderConfirmed: order.customer.email: value_error; order.total_minor: missing"
+    )
+    [(_topic, _key, _value, headers)] = plan.records
+    logged = [record.getMessage() for record in caplog.records]
+    [span] = spans.get_finished_spans()
+    assert dict(headers)["dlq.error"] == why.encode()
+    assert logged == [f"dead-lettering order_confirm[0]@3: {why}"]
+    assert span.status.description == why
+    for value in ("dana", "Dizengoff", "Falafel"):
+        assert value not in str(headers) + str(logged) + str(span.attributes)

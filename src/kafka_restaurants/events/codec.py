@@ -8,6 +8,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from kafka_restaurants.events.models import EVENT_TYPES, Event
+from kafka_restaurants.validation import describe_validation_error
 
 E = TypeVar("E", bound=Event)
 
@@ -51,7 +52,10 @@ def header_value(headers: list[tuple[str, bytes | None]] | None, name: str) -> s
 def decode(
     value: bytes | None, headers: list[tuple[str, bytes | None]] | None, expected: type[E]
 ) -> E:
-    """Parse and validate a message value as `expected`, or raise InvalidEvent saying why."""
+    """Parse and validate a message value as `expected`, or raise InvalidEvent saying why.
+
+    The reason names fields and error types, never their values.
+    """
     if value is None:
         raise InvalidEvent("message has no value")
     event_type = header_value(headers, HEADER_EVENT_TYPE)
@@ -63,4 +67,8 @@ def decode(
     try:
         return expected.model_validate_json(value)
     except ValidationError as exc:
-        raise InvalidEvent(f"not a valid {expected.event_type}: {exc}") from exc
+        # `from None`: the ValidationError quotes the values (emails, addresses), and a
+        # chained cause would print them in any traceback of this error.
+        raise InvalidEvent(
+            f"not a valid {expected.event_type}: {describe_validation_error(exc)}"
+        ) from None

@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from kafka_restaurants.validation import describe_validation_error
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -223,7 +225,9 @@ def _parse(model: type[Any], body: Any) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise ApiUnavailable(f"unexpected answer for {model.__name__}: {exc}") from None
+        # Logged: the answer may hold the customer's email and address, so no values.
+        problems = describe_validation_error(exc)
+        raise ApiUnavailable(f"unexpected answer for {model.__name__}: {problems}") from None
 
 
 def _parse_list(model: type[Any], body: Any) -> list[Any]:

@@ -91,3 +91,23 @@ def test_unknown_fields_and_versions_are_refused() -> None:
         decode(json.dumps(body).encode(), [], OrderPlaced)
     declined = OrderDeclined(order_id="x", decline_code="card_declined", reason="no")
     assert decode(declined.model_dump_json().encode(), [], OrderDeclined) == declined
+
+
+def test_an_invalid_event_names_fields_and_error_types_never_values() -> None:
+    body = json.loads(placed().model_dump_json())
+    body["order"]["customer"]["email"] = "dana@@example.com"
+    body["order"]["customer"]["name"] = ""
+    body["order"]["delivery"] = {"mode": "teleport", "address": "Dizengoff 100, Tel Aviv"}
+    del body["order"]["total_minor"]
+    with pytest.raises(InvalidEvent) as caught:
+        decode(json.dumps(body).encode(), [], OrderPlaced)
+    reason = str(caught.value)
+    assert reason == (
+        "not a valid OrderPlaced: order.customer.name: string_too_short; "
+        "order.customer.email: value_error; order.delivery.mode: literal_error; "
+        "order.total_minor: missing"
+    )
+    for value in ("dana", "example.com", "teleport", "Dizengoff"):
+        assert value not in reason
+    # Nothing chained either: a logged traceback of the error would print the cause.
+    assert caught.value.__cause__ is None
