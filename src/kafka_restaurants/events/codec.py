@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import ValidationError
 
-from kafka_restaurants.events.models import EVENT_TYPES, Event
+from kafka_restaurants.events.models import EVENT_TYPES, UNSUPPORTED_MAJOR_VERSION, Event
 from kafka_restaurants.validation import describe_validation_error
 
 E = TypeVar("E", bound=Event)
@@ -15,6 +16,8 @@ E = TypeVar("E", bound=Event)
 HEADER_EVENT_TYPE = "event_type"
 HEADER_SCHEMA_VERSION = "schema_version"
 HEADER_TRACEPARENT = "traceparent"
+
+_SCHEMA_VERSION = re.compile(r"(\d{1,6})(?:\.(\d{1,6}))?")
 
 
 class InvalidEvent(ValueError):
@@ -32,7 +35,7 @@ def encode(event: Event, traceparent: str | None = None) -> EncodedEvent:
     """Key, JSON value and headers for `event`."""
     headers = [
         (HEADER_EVENT_TYPE, event.event_type.encode()),
-        (HEADER_SCHEMA_VERSION, str(event.schema_version).encode()),
+        (HEADER_SCHEMA_VERSION, event.schema_version_text().encode()),
     ]
     if traceparent:
         headers.append((HEADER_TRACEPARENT, traceparent.encode()))
@@ -49,12 +52,29 @@ def header_value(headers: list[tuple[str, bytes | None]] | None, name: str) -> s
     return None
 
 
+def parse_schema_version(text: str) -> tuple[int, int]:
+    """(major, minor) of a schema_version header: `MAJOR.MINOR`, or `MAJOR` alone as producers
+    wrote it before minor versions existed (minor 0)."""
+    match = _SCHEMA_VERSION.fullmatch(text.strip())
+    if match is None:
+        raise InvalidEvent("not a valid schema_version header (expected MAJOR.MINOR)")
+    return int(match[1]), int(match[2] or 0)
+
+
+def _unsupported(expected: type[Event], version: str) -> InvalidEvent:
+    return InvalidEvent(
+        f"unsupported schema version {version} of {expected.event_type}: "
+        f"this consumer reads {expected.schema_major()}.x"
+    )
+
+
 def decode(
     value: bytes | None, headers: list[tuple[str, bytes | None]] | None, expected: type[E]
 ) -> E:
     """Parse and validate a message value as `expected`, or raise InvalidEvent saying why.
 
-    The reason names fields and error types, never their values.
+    Any minor version of the expected major is read (unknown fields are ignored); another
+    major version is refused. The reason names fields and error types, never their values.
     """
     if value is None:
         raise InvalidEvent("message has no value")
@@ -64,9 +84,18 @@ def decode(
         raise InvalidEvent(
             f"event_type header is {event_type!r}, expected {expected.event_type!r} ({known})"
         )
+    version = header_value(headers, HEADER_SCHEMA_VERSION)
+    if version is not None:
+        major, minor = parse_schema_version(version)
+        if major != expected.schema_major():
+            raise _unsupported(expected, f"{major}.{minor}")
     try:
         return expected.model_validate_json(value)
     except ValidationError as exc:
+        for problem in exc.errors(include_url=False, include_input=False):
+            if problem["type"] == UNSUPPORTED_MAJOR_VERSION:
+                body_major = problem.get("ctx", {}).get("version")
+                raise _unsupported(expected, str(body_major)) from None
         # `from None`: the ValidationError quotes the values (emails, addresses), and a
         # chained cause would print them in any traceback of this error.
         raise InvalidEvent(

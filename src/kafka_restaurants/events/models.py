@@ -1,4 +1,11 @@
-"""Versioned events that cross Kafka. Values are UTF-8 JSON; the key is always the order id."""
+"""Versioned events that cross Kafka. Values are UTF-8 JSON; the key is always the order id.
+
+Each event type has a schema version MAJOR.MINOR. A minor release only adds fields that have a
+default; readers of an older minor ignore fields they do not know, and readers of a newer minor
+fill in the defaults, so producers and consumers can be upgraded in any order. Anything else
+(a field removed, renamed or retyped) is a new major version, which readers of the old major
+dead-letter.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+# The error type a reader reports for an event of a major version it cannot read.
+UNSUPPORTED_MAJOR_VERSION = "unsupported_major_version"
 
 
 def _now() -> datetime:
@@ -14,7 +25,8 @@ def _now() -> datetime:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown fields are what a newer minor version adds: ignore them, never reject the event.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Customer(_Model):
@@ -47,10 +59,35 @@ class Event(_Model):
     """Common envelope fields; subclasses name their type and schema version."""
 
     event_type: ClassVar[str]
-    schema_version: Literal[1] = 1
+    schema_minor: ClassVar[int] = 0
+    # The body carries the major version, as it always did (readers from before minor versions
+    # insist on 1 here); the minor travels in the schema_version header only.
+    # A breaking change to a subclass overrides this default.
+    schema_version: int = 1
     event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     occurred_at: datetime = Field(default_factory=_now)
     order_id: str
+
+    @classmethod
+    def schema_major(cls) -> int:
+        """The major schema version this class reads and writes."""
+        return int(cls.model_fields["schema_version"].default)
+
+    @classmethod
+    def schema_version_text(cls) -> str:
+        """This class's schema version as MAJOR.MINOR, as the header carries it."""
+        return f"{cls.schema_major()}.{cls.schema_minor}"
+
+    @field_validator("schema_version")
+    @classmethod
+    def _readable_major(cls, version: int) -> int:
+        if version != cls.schema_major():
+            raise PydanticCustomError(
+                UNSUPPORTED_MAJOR_VERSION,
+                "major version {version} cannot be read as {major}",
+                {"version": version, "major": cls.schema_major()},
+            )
+        return version
 
 
 class OrderDetails(_Model):

@@ -21,12 +21,18 @@ def schema_documents() -> dict[str, str]:
     """File name -> JSON Schema text, for every event type."""
     documents: dict[str, str] = {}
     for event_type, model in sorted(EVENT_TYPES.items()):
+        major = model.schema_major()
         schema = model.model_json_schema()
-        schema["$id"] = f"urn:kafka-restaurants:event:{event_type}:v1"
+        # A reader of this major takes no other (the body's field is a plain int in the model
+        # only so that another major is reported as such rather than as a type error).
+        schema["properties"]["schema_version"]["const"] = major
+        schema["$id"] = f"urn:kafka-restaurants:event:{event_type}:v{major}"
         schema["x-event-type"] = event_type
+        # MAJOR.MINOR, as the schema_version header carries it; the body holds the major.
+        schema["x-schema-version"] = model.schema_version_text()
         schema["x-topic"] = TOPIC_OF[event_type]
         schema["x-key"] = "order_id"
-        documents[f"{event_type}.v1.schema.json"] = json.dumps(schema, indent=2) + "\n"
+        documents[f"{event_type}.v{major}.schema.json"] = json.dumps(schema, indent=2) + "\n"
     return documents
 
 

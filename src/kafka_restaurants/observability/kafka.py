@@ -59,6 +59,7 @@ _RETRY_CATEGORIES = (
     ("kafka", "kafka"),
 )
 _DEAD_LETTER_CATEGORIES = (
+    ("unsupported schema version", "unsupported_version"),
     ("message key", "key_mismatch"),
     ("cannot render", "render_failed"),
     ("no value", "invalid_event"),

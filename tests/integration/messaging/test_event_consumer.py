@@ -75,7 +75,7 @@ def test_outputs_produced_and_offsets_committed(
         )
     headers = dict(found[0].headers() or [])
     assert headers["event_type"] == b"OrderDeclined"
-    assert headers["schema_version"] == b"1"
+    assert headers["schema_version"] == b"1.0"
 
 
 def test_garbage_goes_to_dead_letter_topic_and_consumer_goes_on(

@@ -8,7 +8,6 @@ from kafka_restaurants.events import (
     Customer,
     Delivery,
     InvalidEvent,
-    OrderDeclined,
     OrderDetails,
     OrderLine,
     OrderPlaced,
@@ -16,6 +15,7 @@ from kafka_restaurants.events import (
     decode,
     encode,
 )
+from kafka_restaurants.events.codec import parse_schema_version
 from kafka_restaurants.events.schemas import schema_documents, stale_files
 
 
@@ -65,7 +65,7 @@ def test_encode_decode_round_trip_with_headers() -> None:
     assert encoded.key == event.order_id.encode()
     headers = dict(encoded.headers)
     assert headers["event_type"] == b"OrderPlaced"
-    assert headers["schema_version"] == b"1"
+    assert headers["schema_version"] == b"1.0"
     assert headers["traceparent"].startswith(b"00-")
     assert decode(encoded.value, list(encoded.headers), OrderPlaced) == event
 
@@ -84,13 +84,59 @@ def test_invalid_messages_say_why(value: bytes | None, headers: list, reason: st
         decode(value, headers, OrderPlaced)
 
 
-def test_unknown_fields_and_versions_are_refused() -> None:
+def test_what_producers_wrote_before_minor_versions_still_decodes() -> None:
+    event = placed()
+    # Header "1" and the body of the Literal[1] era, which forbade extra fields.
+    old_headers = [("event_type", b"OrderPlaced"), ("schema_version", b"1")]
+    assert decode(event.model_dump_json().encode(), old_headers, OrderPlaced) == event
+    assert decode(event.model_dump_json().encode(), [], OrderPlaced) == event
+
+
+def test_a_newer_minor_version_with_unknown_fields_decodes() -> None:
+    event = placed()
+    body = json.loads(event.model_dump_json())
+    body["loyalty_points"] = 12
+    body["order"]["customer"]["phone"] = "+972-3-0000000"
+    body["order"]["items"][0]["spice_level"] = "hot"
+    body["payment"]["wallet"] = "apple_pay"
+    headers = [("event_type", b"OrderPlaced"), ("schema_version", b"1.7")]
+    assert decode(json.dumps(body).encode(), headers, OrderPlaced) == event
+
+
+@pytest.mark.parametrize(
+    ("headers", "body_version", "version"),
+    [
+        ([("schema_version", b"2.0")], 1, "2.0"),
+        ([("schema_version", b"2")], 1, "2.0"),
+        ([], 2, "2"),
+        ([("schema_version", b"1.0")], 2, "2"),
+        ([("schema_version", b"0.9")], 1, "0.9"),
+    ],
+)
+def test_another_major_version_is_refused_saying_so(
+    headers: list[tuple[str, bytes]], body_version: int, version: str
+) -> None:
     body = json.loads(placed().model_dump_json())
-    body["schema_version"] = 2
-    with pytest.raises(InvalidEvent):
-        decode(json.dumps(body).encode(), [], OrderPlaced)
-    declined = OrderDeclined(order_id="x", decline_code="card_declined", reason="no")
-    assert decode(declined.model_dump_json().encode(), [], OrderDeclined) == declined
+    body["schema_version"] = body_version
+    with pytest.raises(InvalidEvent) as caught:
+        decode(json.dumps(body).encode(), headers, OrderPlaced)
+    assert str(caught.value) == (
+        f"unsupported schema version {version} of OrderPlaced: this consumer reads 1.x"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [("1", (1, 0)), ("1.0", (1, 0)), ("1.12", (1, 12)), (" 2.3 ", (2, 3))],
+)
+def test_schema_version_headers_are_major_dot_minor(text: str, version: tuple[int, int]) -> None:
+    assert parse_schema_version(text) == version
+
+
+@pytest.mark.parametrize("text", ["", "v1", "1.", "1.2.3", "one", "1.-1"])
+def test_a_schema_version_header_that_is_no_version_is_refused(text: str) -> None:
+    with pytest.raises(InvalidEvent, match="not a valid schema_version header"):
+        parse_schema_version(text)
 
 
 def test_an_invalid_event_names_fields_and_error_types_never_values() -> None:

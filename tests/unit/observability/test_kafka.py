@@ -136,6 +136,11 @@ def test_outcomes_missing_still_end_every_span(spans: InMemorySpanExporter) -> N
         ("message has no value", True, "invalid_event"),
         ("message key b'x' does not match order_id 'y'", True, "key_mismatch"),
         ("cannot render the confirmation: KeyError", True, "render_failed"),
+        (
+            "unsupported schema version 2.0 of OrderPlaced: this consumer reads 1.x",
+            True,
+            "unsupported_version",
+        ),
         ("cosmic rays", True, "other"),
     ],
 )
