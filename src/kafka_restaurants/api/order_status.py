@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
@@ -42,6 +43,23 @@ TERMINAL = frozenset({"confirmed", "declined", "failed"})
 PaymentResult = OrderConfirmed | OrderDeclined
 
 
+class UnknownOrder(LookupError):
+    """A payment result names an order this api never took."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"unknown order {order_id}: the api has no order with this id")
+        self.order_id = order_id
+
+
+@dataclass(frozen=True)
+class PaymentResultsApplied:
+    """What a batch of payment results did: the new statuses, one per order that changed, and
+    the orders nobody here knows (their results belong in the dead-letter topic)."""
+
+    statuses: list[str]
+    unknown_orders: frozenset[str] = frozenset()
+
+
 _ORDERS = cast(Table, Order.__table__)
 _TIMELINE = cast(Table, OrderTimelineEntry.__table__)
 _CURRENT = (
@@ -73,12 +91,12 @@ def settle(
     """The order update and timeline row `event` calls for, or None when it changes nothing.
 
     `current` maps order ids to their status and is updated, so a duplicate later in the same
-    batch changes nothing either.
+    batch changes nothing either. Raises UnknownOrder when `current` lacks the order: the api
+    writes an order before its event can exist, so such a result cannot be applied, ever.
     """
     status = current.get(event.order_id)
     if status is None:
-        log.warning("payment result for unknown order %s", event.order_id)
-        return None
+        raise UnknownOrder(event.order_id)
     if status in TERMINAL:
         return None
     if isinstance(event, OrderConfirmed):
@@ -99,15 +117,17 @@ def settle(
     return change, {"order_id": event.order_id, "event": entry, "at": event.occurred_at}
 
 
-def apply_payment_results(connection: Connection, events: list[PaymentResult]) -> list[str]:
-    """Move pending orders to their final status; returns the new statuses, one per change.
+def apply_payment_results(
+    connection: Connection, events: list[PaymentResult]
+) -> PaymentResultsApplied:
+    """Move pending orders to their final status; says what changed and what is unknown.
 
     Idempotent: a final status never changes again, so duplicates and replays are harmless.
     One query reads (and on PostgreSQL locks) the batch's orders, one statement updates them
     and one adds their timeline entries.
     """
     if not events:
-        return []
+        return PaymentResultsApplied([])
     ids = sorted({event.order_id for event in events})
     found = connection.execute(_CURRENT, {"ids": ids}).all()
     current = {row.id: row.status for row in found}
@@ -115,13 +135,18 @@ def apply_payment_results(connection: Connection, events: list[PaymentResult]) -
     now = datetime.now(UTC)
     changes: list[dict[str, object]] = []
     entries: list[dict[str, object]] = []
+    unknown: set[str] = set()
     for event in events:
-        settled = settle(current, event, now)
+        try:
+            settled = settle(current, event, now)
+        except UnknownOrder:
+            unknown.add(event.order_id)
+            continue
         if settled is not None:
             changes.append(settled[0])
             entries.append(settled[1])
     if not changes:
-        return []
+        return PaymentResultsApplied([], frozenset(unknown))
     connection.execute(_SETTLE, changes)
     connection.execute(_ADD_TO_TIMELINE, entries)
     statuses: list[str] = []
@@ -131,7 +156,7 @@ def apply_payment_results(connection: Connection, events: list[PaymentResult]) -
         placed = placed if placed.tzinfo else placed.replace(tzinfo=UTC)
         ORDER_SETTLE_SECONDS.labels(status).observe((now - placed).total_seconds())
         statuses.append(status)
-    return statuses
+    return PaymentResultsApplied(statuses, frozenset(unknown))
 
 
 def parse_payment_result(message: Incoming) -> PaymentResult:
@@ -151,24 +176,27 @@ class OrderStatusHandler:
 
     async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        events: list[PaymentResult] = []
-        for message in batch:
+        events: list[tuple[int, PaymentResult]] = []
+        for index, message in enumerate(batch):
             try:
-                events.append(parse_payment_result(message))
+                events.append((index, parse_payment_result(message)))
                 outcomes.append(Done())
             except InvalidEvent as exc:
                 outcomes.append(DeadLetter(str(exc)))
         if not events:
             return outcomes
         try:
-            settled = await asyncio.to_thread(self._apply, events)
+            applied = await asyncio.to_thread(self._apply, [event for _, event in events])
         except Exception as exc:  # database down or locked: keep the messages, try again
             log.warning("could not record payment results: %s", exc)
             return [Retry(f"database: {exc}") if isinstance(o, Done) else o for o in outcomes]
-        for status in settled:
+        for status in applied.statuses:
             ORDERS_SETTLED.labels(status).inc()
+        for index, event in events:
+            if event.order_id in applied.unknown_orders:
+                outcomes[index] = DeadLetter(str(UnknownOrder(event.order_id)))
         return outcomes
 
-    def _apply(self, events: list[PaymentResult]) -> list[str]:
+    def _apply(self, events: list[PaymentResult]) -> PaymentResultsApplied:
         with self.sessions() as session, session.begin():
             return apply_payment_results(session.connection(), events)

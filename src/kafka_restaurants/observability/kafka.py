@@ -60,6 +60,7 @@ _RETRY_CATEGORIES = (
 )
 _DEAD_LETTER_CATEGORIES = (
     ("unsupported schema version", "unsupported_version"),
+    ("unknown order", "unknown_order"),
     ("message key", "key_mismatch"),
     ("cannot render", "render_failed"),
     ("no value", "invalid_event"),

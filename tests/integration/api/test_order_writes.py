@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.bank_client import CardDetails, PaymentToken
-from kafka_restaurants.api.order_status import apply_payment_results
+from kafka_restaurants.api.order_status import PaymentResultsApplied, apply_payment_results
 from kafka_restaurants.api.ordering import PlaceOrderRequest, place_order
 from kafka_restaurants.api.outbox import OutboxRelay
 from kafka_restaurants.api.tables import (
@@ -133,10 +133,13 @@ def test_payment_results_settle_each_order_once(sessions: sessionmaker[Session])
             order_id="00000000-0000-4000-8000-000000000000", order=placed.order, charge_id="ch_x"
         ),
     ]
+    stray = {"00000000-0000-4000-8000-000000000000"}
     with sessions() as session, session.begin():
-        assert apply_payment_results(session.connection(), batch) == ["confirmed", "declined"]
+        applied = apply_payment_results(session.connection(), batch)
+    assert applied == PaymentResultsApplied(["confirmed", "declined"], frozenset(stray))
     with sessions() as session, session.begin():  # a replay of the whole batch
-        assert apply_payment_results(session.connection(), batch) == []
+        replayed = apply_payment_results(session.connection(), batch)
+    assert replayed == PaymentResultsApplied([], frozenset(stray))
 
     with sessions() as session:
         one, two = session.get(Order, first.order_id), session.get(Order, second.order_id)

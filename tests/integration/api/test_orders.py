@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Message
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
@@ -22,6 +24,7 @@ from kafka_restaurants.events import (
     OrderConfirmed,
     OrderDeclined,
     OrderPlaced,
+    dead_letter_topic,
     encode,
 )
 from kafka_restaurants.settings import Settings
@@ -138,6 +141,31 @@ def test_payment_results_settle_the_order(api: TestClient, kafka_bootstrap: str)
     no = api.get(f"/orders/{declined_id}").json()
     assert (no["decline_code"], no["decline_reason"]) == ("card_declined", "The card was declined.")
     assert [e["event"] for e in no["timeline"]] == ["placed", "declined"]
+
+
+def test_a_payment_result_for_an_unknown_order_is_dead_lettered(
+    api: TestClient, kafka_bootstrap: str
+) -> None:
+    stray_id = str(uuid.uuid4())
+    stray = OrderDeclined(order_id=stray_id, decline_code="card_declined", reason="No.")
+    encoded = encode(stray)
+    produce(kafka_bootstrap, ORDER_DECLINED, [(encoded.key, encoded.value, encoded.headers)])
+
+    def dead_letter() -> Message | None:
+        dead = consume_all(kafka_bootstrap, dead_letter_topic(ORDER_DECLINED), 10**6, timeout=2)
+        return next((m for m in dead if m.key() == stray_id.encode()), None)
+
+    found = wait_for(dead_letter, what="the stray result in order_declined.DLQ")
+    assert isinstance(found, Message)
+    headers = {k: v.decode() for k, v in found.headers() or [] if v is not None}
+    assert headers["dlq.error"] == f"unknown order {stray_id}: the api has no order with this id"
+    assert headers["dlq.consumer_group"] == "api-order-status"
+    assert found.value() == encoded.value
+    # The consumer went on: a real order still settles.
+    order_id = api.post("/orders", json=order_body(api)).json()["order_id"]
+    declined = encode(OrderDeclined(order_id=order_id, decline_code="card_declined", reason="No."))
+    produce(kafka_bootstrap, ORDER_DECLINED, [(declined.key, declined.value, declined.headers)])
+    wait_for(lambda: api.get(f"/orders/{order_id}").json()["status"] == "declined")
 
 
 def test_same_idempotency_key_places_one_order(api: TestClient) -> None:

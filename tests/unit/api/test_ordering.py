@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kafka_restaurants.api.errors import OrderRejected
-from kafka_restaurants.api.order_status import settle
+from kafka_restaurants.api.order_status import UnknownOrder, settle
 from kafka_restaurants.api.ordering import (
     MenuEntry,
     PlaceOrderRequest,
@@ -121,11 +121,15 @@ def test_settle_moves_a_pending_order_once() -> None:
         settle(current, OrderConfirmed(order_id="o-3", order=_details(), charge_id="c"), now)
         is None
     )
-    assert (
-        settle(current, OrderConfirmed(order_id="nope", order=_details(), charge_id="c"), now)
-        is None
-    )
     assert current == {"o-1": "confirmed", "o-2": "declined", "o-3": "confirmed"}
+
+
+def test_a_payment_result_for_an_order_nobody_took_cannot_be_settled() -> None:
+    current = {"o-1": "pending"}
+    stray = OrderDeclined(order_id="nope", decline_code="card_declined", reason="Declined.")
+    with pytest.raises(UnknownOrder, match="unknown order nope"):
+        settle(current, stray, datetime.now(UTC))
+    assert current == {"o-1": "pending"}
 
 
 def test_a_payment_the_bank_refused_to_process_fails_the_order() -> None:

@@ -141,6 +141,7 @@ def test_outcomes_missing_still_end_every_span(spans: InMemorySpanExporter) -> N
             True,
             "unsupported_version",
         ),
+        ("unknown order o-1: the api has no order with this id", True, "unknown_order"),
         ("cosmic rays", True, "other"),
     ],
 )
