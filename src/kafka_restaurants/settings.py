@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     bank_timeout_seconds: float = Field(default=30.0, ge=0.0, alias="BANK_TIMEOUT_SECONDS")
     bank_transient_failures: int = Field(default=2, ge=0, alias="BANK_TRANSIENT_FAILURES")
 
+    # `restaurants up` restarts a process that exits, unless it needed MAX_RESTARTS restarts
+    # within the last RESTART_WINDOW_SECONDS already: then it is crash-looping and up gives up.
+    max_restarts: int = Field(default=5, ge=0, alias="MAX_RESTARTS")
+    restart_window_seconds: float = Field(default=60.0, gt=0, alias="RESTART_WINDOW_SECONDS")
+
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_format: str = Field(default="auto", alias="LOG_FORMAT")
 

@@ -14,8 +14,9 @@ import os
 import signal
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,13 +56,51 @@ class Running:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
-    restarts: int = 0
+
+
+@dataclass
+class RestartBudget:
+    """At most `limit` restarts of one process within any `window` seconds.
+
+    A process that crashes now and then over a long life is restarted every time; one that
+    keeps crashing in quick succession is in a crash loop, and restarting it is pointless.
+    """
+
+    limit: int = 5
+    window: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _restarts: deque[float] = field(default_factory=deque)
+
+    def recent(self) -> int:
+        """Restarts counted within the window that ends now."""
+        now = self.clock()
+        while self._restarts and now - self._restarts[0] >= self.window:
+            self._restarts.popleft()
+        return len(self._restarts)
+
+    def spend(self) -> bool:
+        """Count one restart now; False (counting nothing) when the window holds `limit`."""
+        if self.recent() >= self.limit:
+            return False
+        self._restarts.append(self.clock())
+        return True
+
+
+def restart_pause(recent_restarts: int) -> float:
+    """Seconds to wait before a restart: doubling with each recent one, at most 30."""
+    return float(min(2**recent_restarts, 30))
 
 
 class Supervisor:
     """Runs process groups in order and stops them in reverse."""
 
-    def __init__(self, data_dir: Path, on_event: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        on_event: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.data_dir = data_dir
         self.log_dir = data_dir / "log"
         self.run_dir = data_dir / "run"
@@ -70,6 +109,8 @@ class Supervisor:
         self.on_event = on_event
         self.state = "starting"
         self.error = ""
+        self.clock = clock
+        self.sleep = sleep
 
     # -- starting -----------------------------------------------------------------------------
 
@@ -118,26 +159,42 @@ class Supervisor:
 
     # -- watching -----------------------------------------------------------------------------
 
-    def watch(self, stop_requested: Callable[[], bool], max_restarts: int = 5) -> None:
-        """Until asked to stop, restart any process that dies (with a growing pause)."""
+    def watch(
+        self,
+        stop_requested: Callable[[], bool],
+        max_restarts: int = 5,
+        restart_window: float = 60.0,
+    ) -> None:
+        """Until asked to stop, restart any process that dies (with a growing pause); give up,
+        raising StartupFailed, on one that needs more than `max_restarts` restarts within
+        `restart_window` seconds."""
+        budgets: dict[str, RestartBudget] = {}
         while not stop_requested():
             for running in self.running:
                 code = running.process.poll()
                 if code is None:
                     continue
-                if running.restarts >= max_restarts:
+                name = running.spec.name
+                budget = budgets.setdefault(
+                    name, RestartBudget(max_restarts, restart_window, self.clock)
+                )
+                recent = budget.recent()
+                if not budget.spend():
                     raise StartupFailed(
-                        f"{running.spec.name} keeps exiting (code {code}); giving up. "
+                        f"{name} exited with code {code} after {recent} restarts within "
+                        f"{restart_window:.0f}s; giving up. "
                         f"Last lines of {running.log_path}:\n{log_tail(running.log_path)}"
                     )
-                self.on_event(f"{running.spec.name} exited with code {code}; restarting")
-                time.sleep(min(2**running.restarts, 30))
+                self.on_event(
+                    f"{name} exited with code {code}; restarting "
+                    f"({recent + 1} of {max_restarts} allowed within {restart_window:.0f}s)"
+                )
+                self.sleep(restart_pause(recent))
                 running.log_file.close()
                 self.running.remove(running)
-                replacement = self.start(running.spec)  # writes the state without the dead one
-                replacement.restarts = running.restarts + 1
+                self.start(running.spec)  # writes the state without the dead one
                 break
-            time.sleep(0.2)
+            self.sleep(0.2)
 
     # -- stopping -----------------------------------------------------------------------------
 

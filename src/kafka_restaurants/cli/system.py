@@ -78,7 +78,7 @@ def run_system(settings: Settings) -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
-        supervisor.watch(lambda: False)
+        supervisor.watch(lambda: False, settings.max_restarts, settings.restart_window_seconds)
         return 0
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
