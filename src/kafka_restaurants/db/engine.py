@@ -21,6 +21,9 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for several writers."""
     url = _normalise(url)
     parsed = make_url(url)
+    # A database error's text quotes the statement's parameters (emails, addresses), and such
+    # texts end up in retry reasons, logs and spans: keep the SQL, drop the values.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
