@@ -59,6 +59,25 @@ engine_line() {
   detect_engine || { install_podman && detect_engine; }
 }
 
+# Images that earlier builds left untagged: every source change leaves a pip-install layer of
+# ~200 MB behind. Ours carry the image's title label, or (podman, builder stage) the stand-in
+# base's. The builder stage's last image of this build stays: it is the next build's cache.
+remove_superseded() {
+  local keep=$1 id
+  shift
+  local -a engine=("$@") stale=()
+  while read -r id; do
+    if [ -n "$id" ] && [[ "${id#sha256:}" != "$keep"* ]]; then stale+=("$id"); fi
+  done < <(for label in org.opencontainers.image.title=kafka-restaurants \
+    io.kafka-restaurants.base-recipe; do
+    "${engine[@]}" images --quiet --no-trunc --filter dangling=true --filter "label=$label"
+  done | sort -u)
+  if [ "${#stale[@]}" -gt 0 ]; then
+    # Best effort: an image another build is using right now stays.
+    "${engine[@]}" rmi "${stale[@]}" >/dev/null 2>&1 || true
+  fi
+}
+
 build() {
   local -a engine
   read -r -a engine <<<"$(engine_line)"
@@ -70,8 +89,18 @@ build() {
     args+=(--format docker --network host --pull=never --layers)
   fi
   log "building $IMAGE with ${engine[*]}"
-  "${engine[@]}" build "${args[@]}" .
+  BUILD_OUTPUT="$(mktemp)"
+  trap 'rm -f "$BUILD_OUTPUT"' EXIT
+  "${engine[@]}" build "${args[@]}" . | tee "$BUILD_OUTPUT"
   log "built $IMAGE ($("${engine[@]}" image inspect --format '{{.Id}}' "$IMAGE" | cut -c1-19))"
+  if [ "${engine[0]}" = podman ]; then
+    # buildah ends each stage's output with "--> <id>"; the builder is stage 1.
+    local builder
+    builder="$(awk '/^\[2\//{exit} /^--> [0-9a-f]+$/{id=$2} END{print id}' "$BUILD_OUTPUT")"
+    if [ -n "$builder" ]; then remove_superseded "$builder" "${engine[@]}"; fi
+  else
+    "${engine[0]}" image prune --force --filter label=org.opencontainers.image.title=kafka-restaurants >/dev/null
+  fi
 }
 
 case "${1:-build}" in
