@@ -49,7 +49,7 @@ def image() -> Engine:
     return build_image()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def container_database(postgres_server: str) -> Iterator[str]:
     """A fresh PostgreSQL database for the containers, dropped at the end."""
     name = f"test_containers_{uuid.uuid4().hex[:8]}"
@@ -126,7 +126,9 @@ def _await_ready(deployment: Deployment, role: str) -> None:
     assert state == "ready", f"the {role} container exited:\n{deployment.all_logs()}"
 
 
-@pytest.fixture(scope="session")
+# Package scope: the containers stop when this folder's tests are done, so they neither load the
+# two cores nor consume from the shared broker while the rest of the suite runs.
+@pytest.fixture(scope="package")
 def deployment(
     image: Engine, kafka_bootstrap: str, container_database: str
 ) -> Iterator[Deployment]:
