@@ -3,10 +3,10 @@
 # image store. Where Docker Hub cannot be reached, build a stand-in from Debian packages:
 # bookworm's python3 is 3.11, so the same Dockerfile builds on it unchanged.
 #
-# Usage: deploy/base-image.sh [ENGINE...]   (default: podman; deploy/images.sh passes its engine)
+# Usage: deploy/base-image.sh [ENGINE...]   (default: podman; deploy/images.sh passes its own)
 # Env:   DEBIAN_MIRROR (default http://deb.debian.org), BASE_PULL=0 to skip trying the pull.
-# Cache: the root filesystem tarball in ~/.cache/kafka-restaurants/base-image/, keyed by this
-#        script and the host's extra CA certificates, so a rebuild of the image takes seconds.
+# Cache: the root filesystem tarball in ~/.cache/kafka-restaurants/base-image/, keyed by the
+#        recipe below and the host's extra CA certificates, so re-importing it takes seconds.
 set -euo pipefail
 
 BASE=docker.io/library/python:3.11-slim-bookworm
@@ -23,9 +23,21 @@ if [ "$#" -gt 0 ]; then engine=("$@"); else engine=(podman); fi
 
 log() { echo "base-image: $*" >&2; }
 
-# Any change to this recipe or to the host's CAs makes a new base.
+# The image configuration of python:3.11-slim-bookworm that matters to our Dockerfile.
+IMPORT_CHANGES=(
+  'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin'
+  'ENV LANG=C.UTF-8'
+  'CMD ["python3"]'
+)
+
+# A change to the recipe (not to its comments: `declare -f` drops them), the mirror or the host's
+# CAs makes a new base.
 recipe_hash() {
-  cat "${BASH_SOURCE[0]}" "${HOST_CAS[@]}" | sha256sum | cut -c1-16
+  {
+    declare -f build_rootfs
+    printf '%s\n' "$MIRROR" "${IMPORT_CHANGES[@]}"
+    if [ "${#HOST_CAS[@]}" -gt 0 ]; then cat "${HOST_CAS[@]}"; fi
+  } | sha256sum | cut -c1-16
 }
 
 ensure_mmdebstrap() {
@@ -107,12 +119,10 @@ main() {
     find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' -delete # an older recipe's
     build_rootfs "$tarball"
   fi
-  "${engine[@]}" import \
-    --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'ENV LANG=C.UTF-8' \
-    --change "LABEL $RECIPE_LABEL=$hash" \
-    --change 'CMD ["python3"]' \
-    "$tarball" "$BASE" >/dev/null
+  local -a changes=(--change "LABEL $RECIPE_LABEL=$hash")
+  local change
+  for change in "${IMPORT_CHANGES[@]}"; do changes+=(--change "$change"); done
+  "${engine[@]}" import "${changes[@]}" "$tarball" "$BASE" >/dev/null
   log "made $BASE from $tarball"
   if [ -n "$replaced" ]; then
     # The old stand-in, unless images built on it still hold it.

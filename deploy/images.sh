@@ -82,8 +82,9 @@ build() {
   local -a engine
   read -r -a engine <<<"$(engine_line)"
   local -a args=(--build-arg "VERSION=$VERSION" --build-arg "REVISION=$(revision)" -t "$IMAGE")
+  # The base is pulled, or made from Debian packages where Docker Hub is out of reach.
+  deploy/base-image.sh "${engine[@]}"
   if [ "${engine[0]}" = podman ]; then
-    deploy/base-image.sh "${engine[@]}"
     # Docker format keeps the HEALTHCHECK (OCI images have none). Host network: the build
     # reaches the package index the way the host does. The base is local, never pulled.
     args+=(--format docker --network host --pull=never --layers)
