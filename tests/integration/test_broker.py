@@ -143,6 +143,17 @@ def test_restart_keeps_cluster_id_and_topics(tmp_path: Path) -> None:
         assert describe_topics(again.bootstrap)[ORDER] == 3
 
 
+def test_a_cluster_id_that_starts_with_a_dash_formats(tmp_path: Path) -> None:
+    # One id in 64 starts with "-"; given as a separate argument it read as an option.
+    lib_dir = kafka_libs_or_skip()
+    layout = KafkaBroker(data_dir=tmp_path, port=0, controller_port=0, lib_dir=lib_dir)
+    layout.cluster_id_path.parent.mkdir(parents=True, exist_ok=True)
+    layout.cluster_id_path.write_text("-9Kb3ca9FxtItKqMRgSrIg\n")
+    with running_broker(tmp_path, lib_dir) as broker:
+        assert broker.cluster_id() == "-9Kb3ca9FxtItKqMRgSrIg"
+        assert broker.formatted
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

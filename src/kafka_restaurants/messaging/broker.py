@@ -240,7 +240,8 @@ class KafkaBroker:
             f"-Dkafka.logs.dir={self.logs_dir.resolve()}",
             "-cp", f"{self.libs.resolve()}/*",
             "kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-            "-t", self.cluster_id(), "-c", str(self.properties_path.resolve()),
+            # "=": a base64url id may start with "-", which would read as an option.
+            f"--cluster-id={self.cluster_id()}", "-c", str(self.properties_path.resolve()),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
         if done.returncode != 0 or not self.formatted:
