@@ -101,7 +101,7 @@ class OutboxRelay:
     def run(self) -> None:
         """Relay until stopped; back off while Kafka refuses records."""
         failures = 0
-        last_cleanup = 0.0
+        last_cleanup = float("-inf")  # clean up on the first round, however long the host has run
         while not self._stop.is_set():
             try:
                 published, failed = self.relay_once()
@@ -120,7 +120,10 @@ class OutboxRelay:
                 self._wake.clear()
             if time.monotonic() - last_cleanup > 600:
                 last_cleanup = time.monotonic()
-                self.delete_published_before(datetime.now(UTC) - self.retention)
+                try:
+                    self.delete_published_before(datetime.now(UTC) - self.retention)
+                except Exception:  # the database is away; old rows can wait for the next round
+                    log.exception("outbox cleanup failed; trying again in 10 minutes")
 
     def relay_once(self) -> tuple[int, int]:
         """Lease a batch, publish it, mark what Kafka acknowledged; returns (published, failed)."""
