@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kafka_restaurants import __version__
 from kafka_restaurants.api import order_status
+from kafka_restaurants.api.background_check import BackgroundCheck
 from kafka_restaurants.api.bank_client import CardTokens
 from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.api.outbox import OutboxRelay
@@ -42,7 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.search_index = LiveCatalogIndex(sessions)
         app.state.search_index.start()
         app.state.search_cache = SearchResultCache()
-        app.state.kafka_probe = ClusterProbe(settings.bootstrap_servers)
+        probe = ClusterProbe(settings.bootstrap_servers)
+        app.state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
         app.state.card_tokens = CardTokens(settings.bank_base_url)
         app.state.relay = None
         status_consumer: EventConsumer | None = None

@@ -109,10 +109,3 @@ def test_unknown_restaurant_is_404(api: TestClient) -> None:
 
 def test_styles(api: TestClient) -> None:
     assert api.get("/styles").json() == ["Chinese", "Israeli", "Italian"]
-
-
-def test_readiness_reports_kafka_down(api: TestClient) -> None:
-    response = api.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "kafka": "unreachable"}
-    assert api.get("/health").json() == {"status": "ok"}
