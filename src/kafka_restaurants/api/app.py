@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants import __version__
 from kafka_restaurants.api import order_status
@@ -21,6 +21,7 @@ from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailabl
 from kafka_restaurants.api.outbox import OutboxRelay
 from kafka_restaurants.api.routes import catalog, health, orders
 from kafka_restaurants.api.search_index import LiveCatalogIndex, SearchResultCache
+from kafka_restaurants.api.workers import RestartPolicy, SupervisedWorker
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.probe import ClusterProbe
@@ -32,8 +33,12 @@ from kafka_restaurants.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The api application, wired to the database, bank and Kafka that `settings` name."""
+def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -> FastAPI:
+    """The api application, wired to the database, bank and Kafka that `settings` name.
+
+    `worker_policy` says how the outbox relay and order-status consumer are restarted when they
+    die, and what happens when they keep dying (by default the process exits).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,31 +52,27 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
         app.state.card_tokens = CardTokens(settings.bank_base_url)
         app.state.relay = None
-        status_consumer: EventConsumer | None = None
-        status_thread: threading.Thread | None = None
+        workers: list[SupervisedWorker] = []
         if settings.api_workers:
-            app.state.relay = OutboxRelay(sessions, RecordPublisher(settings.bootstrap_servers))
-            app.state.relay.start()
-            status_consumer = EventConsumer(
-                ConsumerSettings(
-                    settings.bootstrap_servers,
-                    group_id=order_status.GROUP_ID,
-                    topics=order_status.TOPICS,
+            relay = app.state.relay = OutboxRelay(
+                sessions, RecordPublisher(settings.bootstrap_servers)
+            )
+            # Each restart gets a fresh consumer (new client, no stale pauses); the relay keeps
+            # nothing between rounds but its producer, which reconnects by itself.
+            workers = [
+                SupervisedWorker("outbox_relay", lambda: relay, worker_policy),
+                SupervisedWorker(
+                    "order_status", lambda: order_status_consumer(settings, sessions), worker_policy
                 ),
-                order_status.OrderStatusHandler(sessions),
-            )
-            status_thread = threading.Thread(
-                target=status_consumer.run, name="order-status", daemon=True
-            )
-            status_thread.start()
+            ]
+        app.state.workers = workers
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
-            if status_consumer is not None and status_thread is not None:
-                status_consumer.stop()
-                status_thread.join(30)
-            if app.state.relay is not None:
-                app.state.relay.stop()
+            for worker in reversed(workers):
+                worker.stop()
             app.state.card_tokens.close()
             app.state.search_index.stop()
             engine.dispose()
@@ -121,6 +122,16 @@ def create_app(settings: Settings) -> FastAPI:
     return instrument_app(app, "api")
 
 
+def order_status_consumer(settings: Settings, sessions: sessionmaker[Session]) -> EventConsumer:
+    """The consumer that keeps order statuses in step with payment results."""
+    return EventConsumer(
+        ConsumerSettings(
+            settings.bootstrap_servers, group_id=order_status.GROUP_ID, topics=order_status.TOPICS
+        ),
+        order_status.OrderStatusHandler(sessions),
+    )
+
+
 def create_app_from_environment() -> FastAPI:
     """The app for one of several worker processes, configured from the environment."""
     settings = Settings()
@@ -133,7 +144,8 @@ def serve(settings: Settings) -> None:
 
     With API_PROCESSES > 1 uvicorn runs that many worker processes on the one port; each has
     its own outbox relay (rows are leased, so none is published twice) and joins the same
-    order-status consumer group (partitions are shared out).
+    order-status consumer group (partitions are shared out). A process whose relay or consumer
+    keeps dying exits, and uvicorn starts a new one in its place.
     """
     configure_logging(settings.log_level, settings.log_format, "api")
     migrate("api", settings.api_database_url)

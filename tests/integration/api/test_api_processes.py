@@ -1,4 +1,8 @@
-"""`restaurants serve api` with API_PROCESSES=2: both workers serve, SIGTERM stops them all."""
+"""`restaurants serve api` with API_PROCESSES=2: both workers serve, SIGTERM stops them all.
+
+With API_WORKERS=true each process runs (and reports) its own outbox relay and order-status
+consumer, and stops them on SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from kafka_restaurants.cli.supervisor import pid_alive
 from tests.fixtures.components import free_port, wait_for
@@ -28,7 +33,8 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_two_api_processes_serve_and_stop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("background_workers", [False, True])
+def test_two_api_processes_serve_and_stop(tmp_path: Path, background_workers: bool) -> None:
     url = f"sqlite:///{tmp_path}/api.sqlite"
     seed_small_catalog(url)
     port = free_port()
@@ -37,7 +43,7 @@ def test_two_api_processes_serve_and_stop(tmp_path: Path) -> None:
         "DATABASE_URL": url,
         "API_PORT": str(port),
         "API_PROCESSES": "2",
-        "API_WORKERS": "false",
+        "API_WORKERS": str(background_workers).lower(),
         "BOOTSTRAP_SVR": "127.0.0.1:1",
         "DATA_DIR": str(tmp_path),
     }
@@ -54,6 +60,14 @@ def test_two_api_processes_serve_and_stop(tmp_path: Path) -> None:
         workers = _children(process.pid)
         found = httpx.get(f"{base}/search", params={"restaurant_style": "italian"}).json()
         assert {r["name"] for r in found} == {"Amore Mio", "pizza Makpiza", "Cafe Italia"}
+        # Whichever process answers, its own workers run (Kafka is unreachable: no death).
+        expected = (
+            {"status": "ok", "workers": {"outbox_relay": "running", "order_status": "running"}}
+            if background_workers
+            else {"status": "ok"}
+        )
+        for _ in range(6):
+            assert httpx.get(f"{base}/healthz").json() == expected
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from kafka_restaurants.api.workers import worker_health
+
 router = APIRouter(tags=["health"])
 
 # Reported, never gating: while Kafka is away the api still takes orders into its outbox.
@@ -19,9 +21,10 @@ def health() -> dict[str, str]:
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is alive."""
-    return {"status": "ok"}
+def healthz(request: Request) -> JSONResponse:
+    """Alive unless a background worker died and is not coming back."""
+    alive, body = worker_health(getattr(request.app.state, "workers", []))
+    return JSONResponse(body, status_code=200 if alive else 503)
 
 
 @router.get("/readyz")
