@@ -22,7 +22,6 @@ from kafka_restaurants.bank.cards import CardRejected
 from kafka_restaurants.bank.charging import Fault, FaultInjector
 from kafka_restaurants.bank.schemas import (
     BatchChargeIn,
-    BatchEnvelopeIn,
     CardIn,
     ChargeBatchIn,
     ChargeBatchOut,
@@ -30,6 +29,10 @@ from kafka_restaurants.bank.schemas import (
     ChargeList,
     ChargeOut,
     ChargeStatus,
+    FieldErrorsOut,
+    MessageOut,
+    ProcessingErrorOut,
+    StorableText,
     TokenOut,
 )
 from kafka_restaurants.bank.service import (
@@ -89,6 +92,42 @@ _REFUSAL_ITEMS: dict[type[Exception], bytes] = {
 }
 _INJECTED_ITEM = _batch_item(503, _INJECTED)
 
+# Every status an endpoint can answer is in the OpenAPI document, with the body it carries.
+_UNREADABLE: dict[int | str, dict[str, Any]] = {
+    400: {"model": MessageOut, "description": "The body is not UTF-8 (FastAPI cannot read it)"}
+}
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": FieldErrorsOut, "description": "A field is wrong; `detail` says which and why"}
+}
+_CHARGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": ChargeOut, "description": "This Idempotency-Key's stored result, replayed"},
+    **_UNREADABLE,
+    404: {"model": FieldErrorsOut, "description": "No card has this token"},
+    409: {
+        "model": FieldErrorsOut,
+        "description": "The Idempotency-Key was already used for a different charge request",
+    },
+    **_INVALID,
+    503: {
+        "model": ProcessingErrorOut,
+        "description": "A transient processing error (test card 4000000000000119, or an "
+        "injected fault): retry with the same Idempotency-Key",
+    },
+    504: {"model": ProcessingErrorOut, "description": "An injected processor timeout"},
+}
+_BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_UNREADABLE,
+    422: {
+        "model": FieldErrorsOut,
+        "description": "The body or its `charges` list is wrong; nothing was charged. "
+        "A single charge that is wrong gets its own 422 among the results instead",
+    },
+    504: {
+        "model": ProcessingErrorOut,
+        "description": "An injected processor timeout; nothing was charged",
+    },
+}
+
 
 def _charge_item(result: ChargeResult | ChargeRefusal) -> bytes:
     """One batch result, spelled as POST /v1/charges would answer that charge."""
@@ -108,18 +147,10 @@ def _error_detail(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def read_charge_batch(raw: bytes) -> list[BatchChargeIn | list[dict[str, Any]]]:
-    """The charges of a batch body, or for a charge that is not valid its 422 `detail`.
-
-    Raises ValidationError when the body itself (JSON, the `charges` list) is not valid.
-    """
-    try:
-        return list(ChargeBatchIn.model_validate_json(raw).charges)
-    except ValidationError:
-        pass  # find out which charges are at fault; the others are still charged
-    envelope = BatchEnvelopeIn.model_validate_json(raw)
+def read_charges(batch: ChargeBatchIn) -> list[BatchChargeIn | list[dict[str, Any]]]:
+    """The charges of a batch, or for a charge that is not valid its 422 `detail`."""
     charges: list[BatchChargeIn | list[dict[str, Any]]] = []
-    for item in envelope.charges:
+    for item in batch.charges:  # not validated yet (SkipValidation): each is checked alone
         try:
             charges.append(BatchChargeIn.model_validate(item))
         except ValidationError as exc:
@@ -203,7 +234,12 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return {"status": "ready"}
 
-    @app.post("/v1/tokens", status_code=201, response_model=TokenOut)
+    @app.post(
+        "/v1/tokens",
+        status_code=201,
+        response_model=TokenOut,
+        responses={**_UNREADABLE, **_INVALID},
+    )
     async def create_token(card: CardIn) -> Any:
         """Swap a card for a token; the number and CVC are checked, then forgotten."""
         try:
@@ -218,11 +254,11 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
             return JSONResponse({"detail": detail}, status_code=422)
         return _json_response(201, _TOKEN_JSON.dump_json(token))
 
-    @app.post("/v1/charges", status_code=201, response_model=ChargeOut)
+    @app.post("/v1/charges", status_code=201, response_model=ChargeOut, responses=_CHARGE_RESPONSES)
     async def create_charge(
         body: ChargeIn,
         idempotency_key: Annotated[
-            str, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255)
+            StorableText, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255)
         ],
     ) -> Any:
         """Charge a token once per Idempotency-Key (201), replaying the stored result (200)."""
@@ -251,18 +287,15 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         status = 200 if result.replayed else 201
         return _json_response(status, _CHARGE_JSON.dump_json(result.charge))
 
-    @app.post("/v1/charges/batch", response_model=ChargeBatchOut)
-    async def create_charges(request: Request) -> Any:
+    @app.post("/v1/charges/batch", response_model=ChargeBatchOut, responses=_BATCH_RESPONSES)
+    async def create_charges(batch: ChargeBatchIn) -> Any:
         """Charge up to 500 charges in one call: `{"charges": [{idempotency_key, token, amount,
         currency, reference}, ...]}` answers `{"results": [{status_code, body}, ...]}`, one per
         charge in order, each what POST /v1/charges would have answered for it (201, 200
         replay, 404, 409, 422, 503). Injected latency and timeouts apply once per call (a 504
         for the whole call), injected errors to each charge (its own 503).
         """
-        try:
-            charges = read_charge_batch(await request.body())
-        except ValidationError as exc:
-            return JSONResponse({"detail": _error_detail(exc)}, status_code=422)
+        charges = read_charges(batch)
         if latency:
             await asyncio.sleep(latency)
         timed_out, errored = faults.roll_batch(len(charges))
@@ -286,9 +319,9 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         body = b",".join(item or _charge_item(next(results)) for item in items)
         return _json_response(200, b'{"results":[' + body + b"]}")
 
-    @app.get("/v1/charges", response_model=ChargeList)
+    @app.get("/v1/charges", response_model=ChargeList, responses=_INVALID)
     def list_charges(
-        reference: str | None = None,
+        reference: Annotated[StorableText | None, Query(max_length=200)] = None,
         status: ChargeStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Any:

@@ -5,9 +5,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, SkipValidation, field_validator
+from pydantic_core import PydanticCustomError
 
 ChargeStatus = Literal["succeeded", "declined"]
+
+# Text bound for a database column: PostgreSQL text cannot hold a NUL character, and neither
+# database driver can encode an unpaired surrogate (which JSON's "\\udc00" escapes can carry).
+# Either is refused here, naming the field, instead of failing in the database with a 500.
+# The pattern puts the NUL rule in the OpenAPI document too.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain a NUL character (\\x00)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError(
+            "unpaired_surrogate", "must be valid Unicode: it has an unpaired surrogate"
+        ) from None
+    return value
+
+
+StorableText = Annotated[
+    str, AfterValidator(_storable), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
+]
+Token = Annotated[StorableText, Field(min_length=1, max_length=64)]
+Reference = Annotated[StorableText, Field(min_length=1, max_length=200)]
+IdempotencyKey = Annotated[StorableText, Field(min_length=1, max_length=255)]
 
 
 class CardIn(BaseModel):
@@ -28,11 +55,11 @@ class TokenOut(BaseModel):
 
 
 class ChargeIn(BaseModel):
-    token: Annotated[str, Field(min_length=1, max_length=64)]
+    token: Token
     # Integer minor units only: strict, so 10.5 or "10" is refused rather than coerced.
     amount: Annotated[int, Field(strict=True, gt=0, le=10**12)]
     currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
-    reference: Annotated[str, Field(min_length=1, max_length=200)]
+    reference: Reference
 
     @field_validator("currency")
     @classmethod
@@ -61,17 +88,17 @@ MAX_BATCH_CHARGES = 500
 class BatchChargeIn(ChargeIn):
     """One charge of a batch: the single endpoint's body plus its Idempotency-Key."""
 
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=255)]
+    idempotency_key: IdempotencyKey
 
 
 class ChargeBatchIn(BaseModel):
-    charges: Annotated[list[BatchChargeIn], Field(min_length=1, max_length=MAX_BATCH_CHARGES)]
+    """A batch of charges. Only the list is checked here; each charge is checked on its own
+    (`BatchChargeIn`), so a bad charge is refused alone and the others are still charged."""
 
-
-class BatchEnvelopeIn(BaseModel):
-    """The batch body before its charges are checked one by one (a bad charge fails alone)."""
-
-    charges: Annotated[list[object], Field(min_length=1, max_length=MAX_BATCH_CHARGES)]
+    charges: Annotated[
+        list[SkipValidation[BatchChargeIn]],
+        Field(min_length=1, max_length=MAX_BATCH_CHARGES),
+    ]
 
 
 class ChargeResultOut(BaseModel):
@@ -83,3 +110,26 @@ class ChargeResultOut(BaseModel):
 
 class ChargeBatchOut(BaseModel):
     results: list[ChargeResultOut]
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class FieldErrorsOut(BaseModel):
+    """A refusal that names the fields at fault, in FastAPI's validation error shape."""
+
+    detail: list[FieldErrorOut]
+
+
+class MessageOut(BaseModel):
+    detail: str
+
+
+class ProcessingErrorOut(BaseModel):
+    """The processor failed, not the request: try again later (with the same Idempotency-Key)."""
+
+    error: Literal["processing_error", "timeout"]
+    message: str
