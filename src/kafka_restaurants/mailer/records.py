@@ -34,6 +34,10 @@ class SentRecords:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        # Built once: the mailer records every message on its own, and building the statement
+        # cost as much CPU as executing it.
+        self._insert = insert(SentConfirmation).on_conflict_do_nothing(index_elements=["order_id"])
 
     def handled_among(self, order_ids: Iterable[str]) -> set[str]:
         """Which of `order_ids` already have a record (sent or refused for good)."""
@@ -59,10 +63,8 @@ class SentRecords:
             }
             for r in records
         ]
-        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(SentConfirmation).on_conflict_do_nothing(index_elements=["order_id"])
         with self.engine.begin() as conn:
-            conn.execute(statement, rows)
+            conn.execute(self._insert, rows)
 
     def get(self, order_id: str) -> ConfirmationRecord | None:
         """The record of `order_id`, if any."""
