@@ -2,8 +2,11 @@
 
 Per order: already recorded -> Done (a duplicate); sent -> recorded, then Done; refused for
 good (5xx) -> recorded as failed, then Done; SMTP trouble -> Retry, nothing recorded, so the
-offset stays uncommitted; not a valid event -> DeadLetter. The offset commits only after the
-consumer loop has our outcomes, so a mail is recorded before its message is moved past.
+offset stays uncommitted; sent but not recorded -> Retry, and the rest of the batch waits; not
+a valid event -> DeadLetter. Each message is recorded as soon as the server has answered for it,
+not after the batch, so a crash resends at most the messages whose answer was still being
+recorded (one per SMTP connection). The offset commits only after the consumer loop has our
+outcomes, so a mail is recorded before its message is moved past.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from kafka_restaurants.mailer.rendering import (
     envelope_sender,
     message_id_for,
 )
-from kafka_restaurants.mailer.smtp import Outgoing, SendFailed, SendResult, Sent
+from kafka_restaurants.mailer.smtp import Outgoing, ResultHandler, SendFailed, SendResult, Sent
 from kafka_restaurants.mailer.tables import ORDER_ID_MAX
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
 from kafka_restaurants.observability.kafka import handling_message
@@ -48,7 +51,9 @@ class Records(Protocol):
 class Transport(Protocol):
     """What sends the messages."""
 
-    def send_all(self, outgoing: Sequence[Outgoing]) -> list[SendResult]: ...
+    def send_all(
+        self, outgoing: Sequence[Outgoing], on_result: ResultHandler | None = None
+    ) -> list[SendResult]: ...
 
 
 @dataclass(frozen=True)
@@ -118,38 +123,68 @@ class ConfirmationMailer:
                     CONFIRMATIONS.labels("invalid").inc()
                     outcomes[index] = DeadLetter(f"cannot render the confirmation: {exc}")
 
-        results = self.transport.send_all([outgoing for _, _, outgoing in to_send])
-        to_record: list[tuple[int, ConfirmationRecord]] = []
-        for (index, event, outgoing), result in zip(to_send, results, strict=True):
-            if isinstance(result, Sent):
-                to_record.append((index, self._record(event, outgoing, SENT)))
-            elif result.permanent:
-                log.warning(
-                    "confirmation for order %s refused for good: %s", event.order_id, result.reason
-                )
-                to_record.append((index, self._record(event, outgoing, FAILED, result)))
-            else:
-                CONFIRMATIONS.labels("retry").inc()
-                outcomes[index] = Retry(result.reason)
-
-        try:
-            self.records.record([record for _, record in to_record])
-        except Exception as exc:  # sent but not recorded: a retry may resend (same Message-ID)
-            log.error("could not record %d sent confirmations: %s", len(to_record), exc)
-            for index, _ in to_record:
-                outcomes[index] = Retry(f"could not record the sent confirmation: {exc}")
-        else:
-            for index, record in to_record:
-                CONFIRMATIONS.labels(SENT if record.status == SENT else "refused").inc()
-                outcomes[index] = Done()
-                if record.status == SENT:
-                    with handling_message(batch[index]):
-                        log.info("confirmation sent for order %s", record.order_id)
+        self._send_and_record(batch, to_send, outcomes)
 
         for index, event in events.items():
             if outcomes[index] is None:  # a later copy of an order sent in this batch
                 outcomes[index] = outcomes[first_of[event.order_id]]
         return [o if o is not None else Retry("not handled") for o in outcomes]
+
+    def _send_and_record(
+        self,
+        batch: list[Incoming],
+        to_send: list[tuple[int, OrderConfirmed, Outgoing]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        """Send `to_send`, recording each message the moment the server accepts or refuses it."""
+        recorded: dict[int, ConfirmationRecord] = {}
+        unrecorded: dict[int, Exception] = {}
+
+        def settle(position: int, result: SendResult) -> str | None:
+            # Runs in the sender's worker thread right after the server answered, so a crash
+            # from here on resends this message at most, not the rest of the batch.
+            index, event, outgoing = to_send[position]
+            if isinstance(result, SendFailed) and not result.permanent:
+                outcomes[index] = Retry(result.reason)
+                return None
+            if isinstance(result, Sent):
+                record = self._record(event, outgoing, SENT)
+            else:
+                record = self._record(event, outgoing, FAILED, result)
+            try:
+                self.records.record([record])
+            except Exception as exc:  # sent but not recorded: a retry may resend (same Message-ID)
+                unrecorded[index] = exc
+                outcomes[index] = Retry(f"could not record the sent confirmation: {exc}")
+                # Each further send would be one more a retry resends.
+                return f"not sent: could not record the confirmations sent before it: {exc}"
+            recorded[index] = record
+            outcomes[index] = Done()
+            return None
+
+        self.transport.send_all([outgoing for _, _, outgoing in to_send], settle)
+
+        # Logs and counts here, on the handler's thread, which carries the consumer's spans.
+        if unrecorded:
+            log.error(
+                "could not record %d sent confirmations: %s",
+                len(unrecorded),
+                next(iter(unrecorded.values())),
+            )
+        for index, event, _ in to_send:
+            record = recorded.get(index)
+            if record is None:
+                if isinstance(outcomes[index], Retry):
+                    CONFIRMATIONS.labels("retry").inc()
+            elif record.status == SENT:
+                CONFIRMATIONS.labels(SENT).inc()
+                with handling_message(batch[index]):
+                    log.info("confirmation sent for order %s", event.order_id)
+            else:
+                CONFIRMATIONS.labels("refused").inc()
+                log.warning(
+                    "confirmation for order %s refused for good: %s", event.order_id, record.error
+                )
 
     def _outgoing(self, event: OrderConfirmed) -> Outgoing:
         message = build_confirmation(event, self.mail.mail_from, self.mail.public_base_url)

@@ -1,5 +1,8 @@
 """Sending over SMTP: a few persistent connections shared by worker threads; what failures mean.
 
+Each result is handed to the caller's `on_result` in the worker thread that got it, as soon as
+the server has answered: the caller can record one message while the others are still going.
+
 Failures fall in two kinds. Transient ones (server unreachable, timeouts, 4xx replies, a From
 address the server refuses) keep the message for a retry. Permanent ones concern the message
 itself (a 5xx refusal of the recipient or of the content): retrying would never help.
@@ -12,7 +15,7 @@ import queue
 import smtplib
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import Message
@@ -60,6 +63,10 @@ class SendFailed:
 
 
 SendResult = Sent | SendFailed
+
+# Told (position in the batch, result) by the worker thread that got the result, before send_all
+# returns. A reason it answers stops the batch: messages not yet sent fail with it, transiently.
+ResultHandler = Callable[[int, SendResult], str | None]
 
 
 def _reply(code: int, message: bytes | str) -> str:
@@ -110,16 +117,16 @@ def _drops_connection(exc: BaseException) -> bool:
 
 
 class _Batch:
-    """Per-batch state: once the server proves unreachable, the rest of the batch waits too."""
+    """Per-batch state: once the server is unreachable or the caller says stop, the rest waits."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.unreachable: SendFailed | None = None
+        self.stopped: SendFailed | None = None
 
     def trip(self, failure: SendFailed) -> None:
         with self._lock:
-            if self.unreachable is None:
-                self.unreachable = failure
+            if self.stopped is None:
+                self.stopped = failure
 
 
 class SmtpSender:
@@ -132,10 +139,15 @@ class SmtpSender:
             self._idle.put(None)  # a slot; it connects on first use
         self._executor = ThreadPoolExecutor(config.connections, thread_name_prefix="smtp")
 
-    def send_all(self, outgoing: Sequence[Outgoing]) -> list[SendResult]:
+    def send_all(
+        self, outgoing: Sequence[Outgoing], on_result: ResultHandler | None = None
+    ) -> list[SendResult]:
         """Send each message; one result per message, in order. Never raises for SMTP trouble."""
         batch = _Batch()
-        futures = [self._executor.submit(self._send_one, item, batch) for item in outgoing]
+        futures = [
+            self._executor.submit(self._send_one, position, item, batch, on_result)
+            for position, item in enumerate(outgoing)
+        ]
         return [future.result() for future in futures]
 
     def close(self) -> None:
@@ -149,9 +161,19 @@ class SmtpSender:
             if connection is not None:
                 _quit(connection)
 
-    def _send_one(self, item: Outgoing, batch: _Batch) -> SendResult:
-        if batch.unreachable is not None:
-            return batch.unreachable
+    def _send_one(
+        self, position: int, item: Outgoing, batch: _Batch, on_result: ResultHandler | None
+    ) -> SendResult:
+        result = self._attempt(item, batch)
+        if on_result is not None:
+            stop = on_result(position, result)
+            if stop is not None:
+                batch.trip(SendFailed(stop))
+        return result
+
+    def _attempt(self, item: Outgoing, batch: _Batch) -> SendResult:
+        if batch.stopped is not None:
+            return batch.stopped
         connection = self._idle.get()
         try:
             connection, result = self._deliver(connection, item, batch)

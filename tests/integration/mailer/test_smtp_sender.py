@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -15,7 +16,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from kafka_restaurants.mailer.smtp import Outgoing, SendFailed, Sent, SmtpConfig, SmtpSender
+from kafka_restaurants.mailer.smtp import (
+    Outgoing,
+    SendFailed,
+    SendResult,
+    Sent,
+    SmtpConfig,
+    SmtpSender,
+)
 from tests.fixtures.components import free_port, require
 
 HOST = "127.0.0.1"
@@ -85,6 +93,54 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(started: list[Con
     finally:
         sender.close()
     assert len(handler.peers) == 2 and handler.peers[0] != handler.peers[1]
+
+
+def test_each_result_is_handed_over_before_the_next_message_goes(
+    started: list[Controller],
+) -> None:
+    handler = CountingHandler()
+    port = start(started, handler)
+    sender = SmtpSender(SmtpConfig(HOST, port, connections=1))
+    seen: list[tuple[int, SendResult, int, str]] = []
+
+    def on_result(position: int, result: SendResult) -> str | None:
+        seen.append((position, result, len(handler.peers), threading.current_thread().name))
+        return None
+
+    try:
+        results = sender.send_all([outgoing(i) for i in range(3)], on_result)
+    finally:
+        sender.close()
+    assert results == [Sent()] * 3
+    # Told in the worker thread, while the server had taken that message and no later one.
+    assert [(position, result, accepted) for position, result, accepted, _ in seen] == [
+        (0, Sent(), 1),
+        (1, Sent(), 2),
+        (2, Sent(), 3),
+    ]
+    assert all(thread.startswith("smtp") for *_, thread in seen)
+
+
+def test_a_reason_from_on_result_holds_back_the_rest_of_the_batch(
+    started: list[Controller],
+) -> None:
+    handler = CountingHandler()
+    port = start(started, handler)
+    sender = SmtpSender(SmtpConfig(HOST, port, connections=1))
+    told: list[int] = []
+
+    def on_result(position: int, result: SendResult) -> str | None:
+        told.append(position)
+        return "could not record" if position == 1 else None
+
+    try:
+        results = sender.send_all([outgoing(i) for i in range(4)], on_result)
+    finally:
+        sender.close()
+    assert results[:2] == [Sent(), Sent()]
+    assert results[2:] == [SendFailed("could not record")] * 2  # transient: kept for a retry
+    assert told == [0, 1, 2, 3]
+    assert len(handler.peers) == 2
 
 
 def test_unreachable_server_fails_the_batch_fast_and_transiently() -> None:

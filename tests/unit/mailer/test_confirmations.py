@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+import pytest
+
 from kafka_restaurants.mailer.confirmations import ConfirmationMailer, MailSettings
 from kafka_restaurants.mailer.records import ConfirmationRecord
-from kafka_restaurants.mailer.smtp import Outgoing, SendFailed, SendResult, Sent
+from kafka_restaurants.mailer.smtp import Outgoing, ResultHandler, SendFailed, SendResult, Sent
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Retry
 from tests.unit.mailer.samples import confirmed
 
@@ -29,19 +31,36 @@ class MemoryRecords:
             self.rows.setdefault(record.order_id, record)
 
 
-class ScriptedTransport:
-    """Answers per recipient: Sent unless `answers` says otherwise."""
+class ProcessDied(BaseException):
+    """What a kill -9 is to the code that was running: nothing after it happens."""
 
-    def __init__(self, answers: dict[str, SendResult] | None = None) -> None:
+
+class ScriptedTransport:
+    """Answers per recipient: Sent unless `answers` says otherwise; each result is handed over
+    as it comes, like SmtpSender does; the process dies once `dies_at` messages were sent."""
+
+    def __init__(
+        self, answers: dict[str, SendResult] | None = None, dies_at: int | None = None
+    ) -> None:
         self.answers = answers or {}
+        self.dies_at = dies_at
         self.sent: list[Outgoing] = []
 
-    def send_all(self, outgoing: Sequence[Outgoing]) -> list[SendResult]:
+    def send_all(
+        self, outgoing: Sequence[Outgoing], on_result: ResultHandler | None = None
+    ) -> list[SendResult]:
         results: list[SendResult] = []
-        for item in outgoing:
-            result = self.answers.get(item.recipient, Sent())
+        stopped: SendFailed | None = None
+        for position, item in enumerate(outgoing):
+            result = stopped or self.answers.get(item.recipient, Sent())
             if isinstance(result, Sent):
                 self.sent.append(item)
+                if len(self.sent) == self.dies_at:
+                    raise ProcessDied  # the server took it; the mailer never heard back
+            if on_result is not None:
+                stop = on_result(position, result)
+                if stop is not None and stopped is None:
+                    stopped = SendFailed(stop)
             results.append(result)
         return results
 
@@ -137,3 +156,29 @@ def test_an_unrecordable_send_is_retried() -> None:
     records, transport = MemoryRecords(fail=True), ScriptedTransport()
     [outcome] = mailer(records, transport).handle_batch([message("o1")])
     assert isinstance(outcome, Retry) and "could not record" in outcome.reason
+
+
+def test_a_crash_after_a_send_resends_only_the_message_not_yet_recorded() -> None:
+    records = MemoryRecords()
+    batch = [message(f"o{i}", offset=i) for i in range(6)]
+    dying = ScriptedTransport(dies_at=4)  # o3 accepted, then the process is killed
+    with pytest.raises(ProcessDied):
+        mailer(records, dying).handle_batch(batch)
+
+    restarted = ScriptedTransport()
+    assert mailer(records, restarted).handle_batch(batch) == [Done()] * 6
+    assert [item.message["Message-ID"] for item in restarted.sent] == [
+        "<order-o3@kafka-restaurants>",  # the one accepted but not yet recorded: sent twice
+        "<order-o4@kafka-restaurants>",
+        "<order-o5@kafka-restaurants>",
+    ]
+
+
+def test_a_send_that_cannot_be_recorded_holds_back_the_rest_of_the_batch() -> None:
+    records, transport = MemoryRecords(fail=True), ScriptedTransport()
+    batch = [message("o1"), message("o2", offset=1), message("o1", offset=2)]
+    first, second, copy = mailer(records, transport).handle_batch(batch)
+    assert len(transport.sent) == 1  # each further send would be one more to resend
+    assert isinstance(first, Retry) and "could not record" in first.reason
+    assert isinstance(second, Retry) and second.reason.startswith("not sent: could not record")
+    assert copy == first
