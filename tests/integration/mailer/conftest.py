@@ -1,8 +1,9 @@
-"""A real SMTP server that keeps what it receives, and a mailer running on a topic of its own."""
+"""A real SMTP server that keeps what it receives, a mailer on a topic of its own, and helpers."""
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from kafka_restaurants.mailer.app import MailerProcess, build_mailer
 from kafka_restaurants.messaging.broker import ensure_topics
 from kafka_restaurants.settings import Settings
 from tests.fixtures.components import free_port, wait_for
+from tests.fixtures.kafka_io import committed_offsets
+from tests.unit.mailer.samples import confirmed
 
 HOST = "127.0.0.1"
 REFUSED_PREFIX = "nobody"
@@ -167,3 +170,23 @@ def start_mailer(
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mailer.sqlite'}"
+
+
+HEADERS = [("event_type", b"OrderConfirmed"), ("schema_version", b"1")]
+
+
+def record(order_id: str, email: str = "dana@example.com") -> tuple[bytes, bytes, list]:
+    """An OrderConfirmed as (key, value, headers) to produce."""
+    event = confirmed(order_id, email=email)
+    return order_id.encode(), event.model_dump_json().encode(), list(HEADERS)
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    """The group's committed offset on partition 0 of `topic` (negative: nothing committed)."""
+    return committed_offsets(bootstrap, group, topic, 1)[0]
+
+
+def settle_and_count(inbox: SmtpInbox, seconds: float = 1.5) -> int:
+    """Give a wrong extra email time to arrive, then count (asserting absence needs a wait)."""
+    time.sleep(seconds)
+    return len(inbox.messages())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from email.message import EmailMessage
 
 from confluent_kafka import Consumer, TopicPartition
@@ -12,26 +11,15 @@ from sqlalchemy import create_engine
 from kafka_restaurants.mailer.records import SentRecords
 from kafka_restaurants.messaging.settlement import MESSAGES
 from tests.fixtures.components import free_port, wait_for
-from tests.fixtures.kafka_io import committed_offsets, consume_all, produce
-from tests.integration.mailer.conftest import InboxHandler, SmtpInbox, StartMailer
-from tests.unit.mailer.samples import confirmed
-
-HEADERS = [("event_type", b"OrderConfirmed"), ("schema_version", b"1")]
-
-
-def record(order_id: str, email: str = "dana@example.com") -> tuple[bytes, bytes, list]:
-    event = confirmed(order_id, email=email)
-    return order_id.encode(), event.model_dump_json().encode(), list(HEADERS)
-
-
-def committed(bootstrap: str, group: str, topic: str) -> int:
-    return committed_offsets(bootstrap, group, topic, 1)[0]
-
-
-def settle_and_count(inbox: SmtpInbox, seconds: float = 1.5) -> int:
-    """Give a wrong extra email time to arrive, then count (asserting absence needs a wait)."""
-    time.sleep(seconds)
-    return len(inbox.messages())
+from tests.fixtures.kafka_io import consume_all, produce
+from tests.integration.mailer.conftest import (
+    InboxHandler,
+    SmtpInbox,
+    StartMailer,
+    committed,
+    record,
+    settle_and_count,
+)
 
 
 def text_and_html(message: EmailMessage) -> tuple[str, str]:
