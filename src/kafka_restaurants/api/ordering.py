@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.bank_client import CardDetails, PaymentToken
 from kafka_restaurants.api.errors import FieldError, OrderRejected
+from kafka_restaurants.api.idempotency import check_same_request, request_fingerprint
 from kafka_restaurants.api.tables import (
     MenuItem,
     Order,
@@ -107,7 +108,11 @@ _MENU_QUERY = (
     .where(RESTAURANTS.c.id == bindparam("restaurant_id"))
 )
 _BY_IDEMPOTENCY_KEY = select(
-    ORDERS.c.id, ORDERS.c.status, ORDERS.c.total_minor, ORDERS.c.currency
+    ORDERS.c.id,
+    ORDERS.c.status,
+    ORDERS.c.total_minor,
+    ORDERS.c.currency,
+    ORDERS.c.idempotency_fingerprint,
 ).where(ORDERS.c.idempotency_key == bindparam("key"))
 _INSERT_ORDER = insert(ORDERS)
 _INSERT_LINES = insert(ORDER_LINES)
@@ -269,17 +274,24 @@ def load_restaurant_menu(connection: Connection, restaurant_id: int) -> Restaura
     )
 
 
-def find_by_idempotency_key(connection: Connection, key: str) -> PlacedOrder | None:
-    """The order an earlier request with this Idempotency-Key placed, if any."""
+def find_by_idempotency_key(
+    connection: Connection, key: str, fingerprint: str | None = None
+) -> PlacedOrder | None:
+    """The order an earlier request with this Idempotency-Key placed, if any.
+
+    Raises OrderRejected (409) when that order asked for something else than `fingerprint`.
+    """
     row = connection.execute(_BY_IDEMPOTENCY_KEY, {"key": key}).first()
     if row is None:
         return None
+    check_same_request(row.idempotency_fingerprint, fingerprint)
     return PlacedOrder(row.id, row.status, row.total_minor, row.currency)
 
 
 def _order_rows(
     order_id: str,
     idempotency_key: str | None,
+    fingerprint: str | None,
     priced: PricedOrder,
     request: PlaceOrderRequest,
     token: PaymentToken,
@@ -291,6 +303,7 @@ def _order_rows(
     order: dict[str, object] = {
         "id": order_id,
         "idempotency_key": idempotency_key,
+        "idempotency_fingerprint": fingerprint,
         "restaurant_id": priced.restaurant.id,
         "restaurant_name": priced.restaurant.name,
         "customer_name": request.name,
@@ -344,11 +357,17 @@ def place_order(
 ) -> tuple[PlacedOrder, bool]:
     """Accept an order for payment; returns (order, created). Raises OrderRejected on bad input.
 
-    The same idempotency key returns the first order instead of placing a second one.
+    The same idempotency key returns the first order instead of placing a second one (and asks
+    the bank for no second token); the same key with a different order raises a 409.
     """
+    fingerprint = request_fingerprint(request) if idempotency_key else None
     with sessions() as session:
         connection = session.connection()
-        existing = find_by_idempotency_key(connection, idempotency_key) if idempotency_key else None
+        existing = (
+            find_by_idempotency_key(connection, idempotency_key, fingerprint)
+            if idempotency_key
+            else None
+        )
         restaurant = (
             load_restaurant_menu(connection, request.restaurant_id) if existing is None else None
         )
@@ -358,7 +377,7 @@ def place_order(
     token = cards.tokenize(request.card)
     order_id = str(uuid.uuid4())
     order, lines, timeline, outbox = _order_rows(
-        order_id, idempotency_key, priced, request, token, traceparent
+        order_id, idempotency_key, fingerprint, priced, request, token, traceparent
     )
     try:
         # One transaction: the order is never stored without the event that announces it.
@@ -372,7 +391,7 @@ def place_order(
         # Another request with the same idempotency key won the race: answer with its order.
         if idempotency_key:
             with sessions() as session:
-                found = find_by_idempotency_key(session.connection(), idempotency_key)
+                found = find_by_idempotency_key(session.connection(), idempotency_key, fingerprint)
             if found is not None:
                 return found, False
         raise

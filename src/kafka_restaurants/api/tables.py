@@ -94,6 +94,8 @@ class Order(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     # The client's Idempotency-Key: the same key answers with the same order.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # A digest of what that request asked for (never the card), so a reused key is told apart.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     restaurant_id: Mapped[int] = mapped_column(Integer, index=True)
     restaurant_name: Mapped[str] = mapped_column(String(200))
     customer_name: Mapped[str] = mapped_column(String(200))
