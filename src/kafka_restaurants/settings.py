@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     api_workers: bool = Field(default=True, alias="API_WORKERS")
     # uvicorn worker processes serving the api: more than one uses more cores.
     api_processes: int = Field(default=1, ge=1, le=32, alias="API_PROCESSES")
+    # Admission control of POST /orders, per api process: with this many orders in flight, or
+    # this many outbox rows Kafka has not acknowledged, new orders get 503 + Retry-After at
+    # once instead of a place in a queue. 0 turns a limit off.
+    api_max_orders_in_flight: int = Field(default=32, ge=0, alias="API_MAX_ORDERS_IN_FLIGHT")
+    api_max_outbox_backlog: int = Field(default=10_000, ge=0, alias="API_MAX_OUTBOX_BACKLOG")
+    api_busy_retry_after_ms: int = Field(default=1000, ge=1, alias="API_BUSY_RETRY_AFTER_MS")
+    # Orders one client may place, per api process: a burst, then a steady rate (429 beyond).
+    # The client is the browser's address the web tier forwards; 0 turns the limit off.
+    api_order_rate_per_client: float = Field(default=1.0, ge=0, alias="API_ORDER_RATE_PER_CLIENT")
+    api_order_burst_per_client: int = Field(default=10, ge=1, alias="API_ORDER_BURST_PER_CLIENT")
+    # Whose X-Forwarded-For is believed (web: the load balancer; api: the web replicas):
+    # comma-separated addresses or CIDR networks. The api is internal, so private networks.
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+        alias="TRUSTED_PROXIES",
+    )
     bank_port: int = Field(default=5100, alias="BANK_PORT")
     bank_url: str | None = Field(default=None, alias="BANK_URL")
     web_port: int = Field(default=8088, alias="WEB_PORT")

@@ -15,10 +15,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants import __version__
 from kafka_restaurants.api import order_status
+from kafka_restaurants.api.admission import (
+    AdmissionLimits,
+    BacklogSampler,
+    OrderGate,
+    count_unpublished,
+)
 from kafka_restaurants.api.background_check import BackgroundCheck
 from kafka_restaurants.api.bank_client import CardTokens
 from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.api.outbox import OutboxRelay
+from kafka_restaurants.api.rate_limit import ClientRateLimiter, TrustedProxies
 from kafka_restaurants.api.routes import catalog, health, orders
 from kafka_restaurants.api.search_index import LiveCatalogIndex, SearchResultCache
 from kafka_restaurants.api.workers import RestartPolicy, SupervisedWorker
@@ -51,6 +58,10 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         probe = ClusterProbe(settings.bootstrap_servers)
         app.state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
         app.state.card_tokens = CardTokens(settings.bank_base_url)
+        backlog = app.state.outbox_backlog = BacklogSampler(lambda: count_unpublished(sessions))
+        app.state.order_gate = OrderGate(admission_limits(settings), backlog.value)
+        if settings.api_max_outbox_backlog:
+            backlog.start()
         app.state.relay = None
         workers: list[SupervisedWorker] = []
         if settings.api_workers:
@@ -73,9 +84,17 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         finally:
             for worker in reversed(workers):
                 worker.stop()
+            backlog.stop()
             app.state.card_tokens.close()
             app.state.search_index.stop()
             engine.dispose()
+
+    # Built here, not at startup: they hold no connections, and a bad TRUSTED_PROXIES should
+    # stop the process before it serves anything.
+    trusted_proxies = TrustedProxies(settings.trusted_proxies)
+    order_rate = ClientRateLimiter(
+        settings.api_order_rate_per_client, settings.api_order_burst_per_client
+    )
 
     app = FastAPI(
         title="Kafka Restaurants API",
@@ -83,6 +102,8 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         description="Search restaurants, read menus, place and follow orders.",
         lifespan=lifespan,
     )
+    app.state.trusted_proxies = trusted_proxies
+    app.state.order_rate = order_rate
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(orders.router)
@@ -122,6 +143,15 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
     return instrument_app(app, "api")
 
 
+def admission_limits(settings: Settings) -> AdmissionLimits:
+    """When POST /orders answers 503 instead of taking the order."""
+    return AdmissionLimits(
+        max_in_flight=settings.api_max_orders_in_flight,
+        max_outbox_backlog=settings.api_max_outbox_backlog,
+        retry_after_ms=settings.api_busy_retry_after_ms,
+    )
+
+
 def order_status_consumer(settings: Settings, sessions: sessionmaker[Session]) -> EventConsumer:
     """The consumer that keeps order statuses in step with payment results."""
     return EventConsumer(
@@ -154,6 +184,9 @@ def serve(settings: Settings) -> None:
         "port": settings.api_port,
         "log_level": settings.log_level.lower(),
         "access_log": False,
+        # The api reads X-Forwarded-For itself (rate_limit.TrustedProxies), only for the
+        # per-client limit; uvicorn must not rewrite the peer address it is checked against.
+        "proxy_headers": False,
         "log_config": None,  # uvicorn's lines go through our handler (JSON in files)
     }
     if settings.api_processes > 1:
