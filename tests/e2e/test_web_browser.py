@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -15,7 +18,15 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from sqlalchemy import func, select, update
 
+from kafka_restaurants.api.app import create_app as create_api_app
+from kafka_restaurants.api.seed import seed_catalog
+from kafka_restaurants.api.tables import Order, OutboxRecord
+from kafka_restaurants.bank.app import create_app as create_bank_app
+from kafka_restaurants.db import create_db_engine, migrate
+from kafka_restaurants.settings import Settings
+from kafka_restaurants.web.app import create_app as create_web_app
 from tests.e2e.browser import (
     APPROVED_CARD,
     DECLINED_CARD,
@@ -34,7 +45,7 @@ from tests.e2e.browser import (
     unique_email,
 )
 from tests.e2e.conftest import RunningSystem
-from tests.fixtures.components import wait_for
+from tests.fixtures.components import free_port, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +233,138 @@ def test_script_in_the_query_is_shown_as_text(desktop: Watched, system: RunningS
     expect(page.locator("script", has_text="alert")).to_have_count(0)
     assert desktop.dialogs == []
     capture(page, "search-script-query")
+
+
+@dataclass
+class BusySite:
+    """Bank, api and one web replica in this process; the api is at its outbox threshold."""
+
+    web: str
+    api: str
+    api_app: FastAPI
+    database_url: str
+
+    def orders_with_key(self, key: str) -> int:
+        engine = create_db_engine(self.database_url)
+        with engine.connect() as connection:
+            query = select(func.count()).select_from(Order).where(Order.idempotency_key == key)
+            count = int(connection.scalar(query) or 0)
+        engine.dispose()
+        return count
+
+    def drain_outbox(self) -> None:
+        """What the relay does once Kafka takes the events; then wait until the api sees it."""
+        engine = create_db_engine(self.database_url)
+        with engine.begin() as connection:
+            connection.execute(update(OutboxRecord).values(published_at=func.now()))
+        engine.dispose()
+        sampler = self.api_app.state.outbox_backlog
+        wait_for(lambda: sampler.value() == 0, what="the api to see the outbox drained")
+
+
+@pytest.fixture
+def busy_site(tmp_path: Path) -> Iterator[BusySite]:
+    from tests.integration.web.conftest import start_server
+
+    (tmp_path / "db").mkdir()
+    bank_port = free_port()
+    settings = Settings.model_validate(
+        {
+            "DATA_DIR": str(tmp_path),
+            "BOOTSTRAP_SVR": "127.0.0.1:1",  # no Kafka: the outbox keeps what it is given
+            "API_WORKERS": "false",
+            "API_MAX_OUTBOX_BACKLOG": "1",
+            "BANK_URL": f"http://127.0.0.1:{bank_port}",
+            "CART_SECRET": "busy-site",
+            "MAILBOX_ENABLED": "false",
+        }
+    )
+    migrate("bank", settings.bank_db_url)
+    migrate("api", settings.api_database_url)
+    seed_catalog(settings.api_database_url)
+    servers = [start_server(create_bank_app(settings), bank_port)]
+    api_app = create_api_app(settings)
+    servers.append(api := start_server(api_app, free_port()))
+    web_settings = settings.model_copy(update={"api_url": api.url})
+    servers.append(web := start_server(create_web_app(web_settings), free_port()))
+    try:
+        yield BusySite(web.url, api.url, api_app, settings.api_database_url)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+def test_a_busy_checkout_keeps_what_was_typed_and_the_retry_places_one_order(
+    browser: Browser, busy_site: BusySite
+) -> None:
+    # Someone's order waits for Kafka: the api is at its outbox threshold and refuses more.
+    [amore] = httpx.get(f"{busy_site.api}/search", params={"restaurant_name": "Amore Mio"}).json()
+    menu = httpx.get(f"{busy_site.api}/restaurants/{amore['id']}").json()["menu"]
+    earlier = {
+        "restaurant_id": amore["id"],
+        "items": [{"menu_item_id": menu[0]["id"], "quantity": 1}],
+        "email": "earlier@example.com",
+        "name": "Earlier",
+        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+    }
+    assert httpx.post(f"{busy_site.api}/orders", json=earlier).status_code == 202
+    sampler = busy_site.api_app.state.outbox_backlog
+    wait_for(lambda: sampler.value() == 1, what="the api to count the backlog")
+
+    context = browser.new_context(base_url=busy_site.web, viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    console_errors: list[str] = []
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    # The busy answers are 503 on purpose; Chromium logs those.
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and "status of 503" not in m.text and console_errors.append(m.text)
+        ),
+    )
+    try:
+        page.goto(f"/restaurants/{amore['id']}")
+        add_two_dishes(page)
+        page.goto("/checkout")
+        email = unique_email("browser-busy")
+        fill_checkout(page, email=email, card=APPROVED_CARD)
+        key = page.locator("input[name=checkout_token]").input_value()
+        mark_page(page)
+
+        place = page.get_by_role("button", name="Place order")
+        place.click()
+        busy = page.get_by_role("alert")
+        expect(busy).to_have_text(
+            "We're very busy. Your card was not charged; try again in a few seconds."
+        )
+        capture(page, "checkout-busy")
+        # Nothing typed is lost, the card included, and the page never reloaded.
+        assert_not_reloaded(page)
+        expect(page.get_by_label("Card number")).to_have_value(APPROVED_CARD)
+        expect(page.get_by_label("CVC")).to_have_value("123")
+        expect(page.get_by_label("Email")).to_have_value(email)
+        expect(
+            page.get_by_role("region", name=re.compile("Your order from Amore Mio"))
+        ).to_contain_text(
+            "2 × Pizza Margherita"  # noqa: RUF001
+        )
+        expect(place).to_be_enabled()
+
+        # An impatient double click while still busy: still nothing placed.
+        with page.expect_response(lambda r: r.url.endswith("/checkout")) as answer:
+            place.dblclick()
+        assert answer.value.status == 503
+        expect(busy).to_be_visible()
+        expect(place).to_be_enabled()
+        assert busy_site.orders_with_key(key) == 0
+
+        # A few seconds later the api keeps up again: the same click places the order, once.
+        busy_site.drain_outbox()
+        order = PlacedOrder(page)
+        expect(page.get_by_text(re.compile(r"^Status:\s*Pending$"))).to_be_visible()
+        assert busy_site.orders_with_key(key) == 1
+        assert order.order_id
+        assert console_errors == [], console_errors
+    finally:
+        context.close()

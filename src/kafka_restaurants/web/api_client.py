@@ -111,6 +111,41 @@ class OrderRejected(Exception):
         self.detail = detail
 
 
+class ApiBusy(Exception):
+    """The api refused an order for now (503 busy, 429 too many); nothing was written."""
+
+    def __init__(self, status_code: int, retry_after_ms: int) -> None:
+        super().__init__(f"order refused with HTTP {status_code}, retry in {retry_after_ms} ms")
+        self.status_code = status_code
+        self.retry_after_ms = retry_after_ms
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """The delay in whole seconds, rounded up (for a Retry-After header)."""
+        return max(1, -(-self.retry_after_ms // 1000))
+
+
+# A busy answer's delay is clamped: a bogus one must neither hammer the api nor park the customer.
+_RETRY_AFTER_MS = (500, 60_000)
+_DEFAULT_RETRY_AFTER_MS = 2000
+
+
+def retry_after_ms(response: httpx.Response) -> int:
+    """How long the api asked us to wait: its `retry_after_ms`, else Retry-After (seconds)."""
+    delay: float | None = None
+    body_value = _json(response).get("retry_after_ms")
+    if isinstance(body_value, int | float) and not isinstance(body_value, bool):
+        delay = float(body_value)
+    else:
+        try:
+            delay = float(response.headers.get("Retry-After", "")) * 1000
+        except ValueError:
+            delay = None
+    if delay is None or delay != delay:  # missing, an HTTP date, or NaN
+        return _DEFAULT_RETRY_AFTER_MS
+    return int(min(max(delay, _RETRY_AFTER_MS[0]), _RETRY_AFTER_MS[1]))
+
+
 def default_timeout() -> httpx.Timeout:
     """Short connect timeout so a dead api turns into a 503 page quickly."""
     return httpx.Timeout(10.0, connect=2.0)
@@ -168,14 +203,21 @@ class ApiClient:
         response = await self._get(f"/orders/{order_id}", not_found=(404, 422))
         return _parse(Order, response.json())
 
-    async def place_order(self, payload: dict[str, Any], idempotency_key: str) -> str:
-        """Submit an order and return its id; OrderRejected carries the api's 4xx detail."""
+    async def place_order(
+        self, payload: dict[str, Any], idempotency_key: str, client_address: str | None = None
+    ) -> str:
+        """Submit an order and return its id; OrderRejected carries the api's 4xx detail and
+        ApiBusy a 503/429 refusal. `client_address` is the browser's, for the api's rate limit."""
+        headers = {"Idempotency-Key": idempotency_key}
+        if client_address:
+            # Set, never appended to: the browser's own X-Forwarded-For stops at the web tier.
+            headers["X-Forwarded-For"] = client_address
         try:
-            response = await self._http.post(
-                "/orders", json=payload, headers={"Idempotency-Key": idempotency_key}
-            )
+            response = await self._http.post("/orders", json=payload, headers=headers)
         except httpx.HTTPError as exc:
             raise ApiUnavailable(f"POST /orders: {type(exc).__name__}") from None
+        if response.status_code in (429, 503):
+            raise ApiBusy(response.status_code, retry_after_ms(response))
         if 400 <= response.status_code < 500:
             raise OrderRejected(response.status_code, _detail(response))
         if response.status_code >= 500:

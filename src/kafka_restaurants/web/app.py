@@ -168,7 +168,8 @@ def serve(settings: Settings, port: int, replica_name: str | None = None) -> Non
         host=settings.host,
         port=port,
         log_level=settings.log_level.lower(),
+        # The browser's address (behind the load balancer) is what the api rate-limits by.
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.trusted_proxies,
         log_config=None,  # uvicorn's lines go through our handler (JSON in files)
     )

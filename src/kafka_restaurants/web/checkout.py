@@ -38,6 +38,13 @@ _FRIENDLY = {
     "invalid_characters": "Enter the card number using digits only.",
     "card_expired": "This card has expired. Use another card.",
 }
+# What the checkout says when the api refused the order for now (503 busy, 429 too many).
+BUSY_MESSAGE = "We're very busy. Your card was not charged; try again in a few seconds."
+# The api answered 409: this checkout's token already placed an order with other details.
+KEY_REUSED_MESSAGE = (
+    "An earlier attempt of this checkout may already have placed an order with different "
+    "details. Check your email for its confirmation before ordering again."
+)
 GENERAL = "form"  # errors that belong to no single field
 ITEMS = "items"
 

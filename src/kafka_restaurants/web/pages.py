@@ -26,6 +26,10 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 
 
+# The id of every page's <main>: an htmx request aimed at it gets whole pages back.
+WHOLE_PAGE_TARGET = "main"
+
+
 class CsrfRejected(Exception):
     """A POST came without a valid CSRF token (expired page, or another site's form)."""
 
@@ -100,12 +104,20 @@ def render(
     return ctx.templates.TemplateResponse(request, template, full, status_code=status_code)
 
 
-def is_fragment_request(request: Request) -> bool:
-    """True for an htmx request that wants a fragment rather than a whole page."""
+def is_htmx_request(request: Request) -> bool:
+    """True for a request htmx made (not a history restore, which wants the whole page)."""
     return (
         request.headers.get("HX-Request") == "true"
         and request.headers.get("HX-History-Restore-Request") != "true"
     )
+
+
+def is_fragment_request(request: Request) -> bool:
+    """True for an htmx request that wants a fragment rather than a whole page.
+
+    One that targets `main` (the checkout form) swaps in the `main` of a whole page.
+    """
+    return is_htmx_request(request) and request.headers.get("HX-Target") != WHOLE_PAGE_TARGET
 
 
 def current_cart(request: Request) -> Cart:

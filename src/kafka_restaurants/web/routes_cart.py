@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kafka_restaurants.web.api_client import (
+    ApiBusy,
     ApiNotFound,
     ApiUnavailable,
     MenuItem,
@@ -24,8 +25,10 @@ from kafka_restaurants.web.cart import (
     set_quantity,
 )
 from kafka_restaurants.web.checkout import (
+    BUSY_MESSAGE,
     FIELD_LABELS,
     GENERAL,
+    KEY_REUSED_MESSAGE,
     PLACED_COOKIE,
     PLACED_MAX_AGE,
     CheckoutForm,
@@ -40,6 +43,7 @@ from kafka_restaurants.web.pages import (
     checked_form,
     current_cart,
     form_int,
+    is_htmx_request,
     render,
     save_cart,
     web,
@@ -171,10 +175,10 @@ async def place_order(request: Request) -> Response:
     token = token if isinstance(token, str) and valid_checkout_token(token) else None
     placed = ctx.placed_cookie.loads(request.cookies.get(PLACED_COOKIE))
     if token and token in placed:
-        return _redirect(f"/orders/{placed[token]}")
+        return _go_to(request, f"/orders/{placed[token]}")
     cart = current_cart(request)
     if cart.is_empty or cart.restaurant_id is None:
-        return _redirect("/cart")
+        return _go_to(request, "/cart")
     restaurant = await api(request).restaurant(cart.restaurant_id)
     checkout = read_checkout_form(form, restaurant.delivery)
     if token is None:
@@ -183,10 +187,20 @@ async def place_order(request: Request) -> Response:
     payload, errors = build_order_request(checkout, cart)
     if payload is None:
         return _render_checkout(request, cart, restaurant, checkout, errors, token)
+    client = request.client.host if request.client else None
     try:
-        order_id = await api(request).place_order(payload, idempotency_key=token)
+        order_id = await api(request).place_order(
+            payload, idempotency_key=token, client_address=client
+        )
+    except ApiBusy as busy:
+        # Nothing was written: the same token makes the retry (or a double click) one order.
+        return _busy_checkout(request, cart, restaurant, checkout, token, busy)
     except OrderRejected as rejected:
-        errors = map_api_errors(rejected.detail)
+        if rejected.status_code == 409:
+            # An earlier attempt with this token may have placed an order with other details.
+            errors = {GENERAL: KEY_REUSED_MESSAGE}
+        else:
+            errors = map_api_errors(rejected.detail)
         # Nothing was placed under this token, so the corrected form gets a fresh one.
         return _render_checkout(request, cart, restaurant, checkout, errors, new_checkout_token())
     except ApiUnavailable:
@@ -196,7 +210,7 @@ async def place_order(request: Request) -> Response:
             "went through. Please try again in a moment; you won't be charged twice."
         }
         return _render_checkout(request, cart, restaurant, checkout, errors, token, 503)
-    response = _redirect(f"/orders/{order_id}")
+    response = _go_to(request, f"/orders/{order_id}")
     save_cart(request, response, Cart())
     response.set_cookie(
         PLACED_COOKIE,
@@ -210,6 +224,38 @@ async def place_order(request: Request) -> Response:
     return response
 
 
+def _go_to(request: Request, url: str) -> Response:
+    """See `url` next: a redirect, or for htmx (which would follow it in the background) a
+    full navigation by HX-Redirect."""
+    if is_htmx_request(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return _redirect(url)
+
+
+def _busy_checkout(
+    request: Request,
+    cart: Cart,
+    restaurant: Restaurant,
+    checkout: CheckoutForm,
+    token: str,
+    busy: ApiBusy,
+) -> HTMLResponse:
+    """The checkout again, saying we're busy, with the same token for the retry.
+
+    For htmx only the notice is swapped in, so what the customer typed stays, card included,
+    without the card ever coming back from the server.
+    """
+    response = _render_checkout(
+        request, cart, restaurant, checkout, {}, token, busy.status_code, busy=BUSY_MESSAGE
+    )
+    response.headers["Retry-After"] = str(busy.retry_after_seconds)
+    if is_htmx_request(request):
+        response.headers["HX-Retarget"] = "#checkout-notice"
+        response.headers["HX-Reselect"] = "#checkout-notice"
+        response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
 def _render_checkout(
     request: Request,
     cart: Cart,
@@ -218,6 +264,8 @@ def _render_checkout(
     errors: dict[str, str],
     token: str,
     status_code: int | None = None,
+    *,
+    busy: str | None = None,
 ) -> HTMLResponse:
     lines, total, missing = price_cart(cart, restaurant)
     context: dict[str, Any] = {
@@ -230,6 +278,7 @@ def _render_checkout(
         "field_labels": FIELD_LABELS,
         "first_error": next((f for f in FIELD_LABELS if f in errors), None),
         "checkout_token": token,
+        "busy": busy,
     }
     code = status_code or (422 if errors else 200)
     return render(request, "checkout.html", context, status_code=code, cart=cart)

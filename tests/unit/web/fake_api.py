@@ -67,6 +67,9 @@ class FakeApi:
     reject_with: list[dict[str, Any]] | None = None
     down: bool = False
     orders_time_out: bool = False
+    # Status codes (503 busy, 429 too many, 409 key reused) the next POST /orders get, in order.
+    refuse_next: list[int] = field(default_factory=list)
+    forwarded_for: list[str | None] = field(default_factory=list)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -95,6 +98,9 @@ class FakeApi:
                 raise httpx.ReadTimeout("api too slow", request=request)
             body = json.loads(request.content)
             self.order_requests.append((body, request.headers.get("Idempotency-Key")))
+            self.forwarded_for.append(request.headers.get("X-Forwarded-For"))
+            if self.refuse_next:
+                return self._refusal(self.refuse_next.pop(0))
             if self.reject_with is not None:
                 return httpx.Response(422, json={"detail": self.reject_with})
             order_id = f"order-{len(self.order_requests)}"
@@ -106,6 +112,14 @@ class FakeApi:
                 return httpx.Response(404, json={"detail": "Order not found"})
             return httpx.Response(200, json=order)
         return httpx.Response(404, json={"detail": "Not Found"})
+
+    @staticmethod
+    def _refusal(status: int) -> httpx.Response:
+        if status == 409:
+            error = {"loc": ["header", "Idempotency-Key"], "msg": "key reused", "type": "x"}
+            return httpx.Response(409, json={"detail": [error]})
+        body = {"detail": "We're very busy", "reason": "in_flight", "retry_after_ms": 1500}
+        return httpx.Response(status, json=body, headers={"Retry-After": "2"})
 
     def _order(self, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.restaurants[body["restaurant_id"]]

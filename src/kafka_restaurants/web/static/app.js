@@ -18,21 +18,36 @@
       // Disable after this tick so the submission itself is not cancelled.
       window.setTimeout(function () {
         button.disabled = true;
-        if (button.dataset.busyLabel) button.textContent = button.dataset.busyLabel;
+        if (button.dataset.busyLabel) {
+          button.dataset.label = button.dataset.label || button.textContent;
+          button.textContent = button.dataset.busyLabel;
+        }
       }, 0);
     });
   });
 
+  function makeUsableAgain(form) {
+    delete form.dataset.submitted;
+    form.removeAttribute("aria-busy");
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.disabled = false;
+      if (button.dataset.label) button.textContent = button.dataset.label;
+    });
+  }
+
   // Coming back with the Back button restores a frozen page: make its form usable again.
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) return;
-    document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
-      delete form.dataset.submitted;
-      form.removeAttribute("aria-busy");
-      form.querySelectorAll("button[type=submit]").forEach(function (button) {
-        button.disabled = false;
-      });
-    });
+    document.querySelectorAll("form[data-submit-once]").forEach(makeUsableAgain);
+  });
+
+  // A form posted by htmx that is still on the page after the answer ("we're busy, try again")
+  // can be sent again; it keeps its one-time token, so the retry places at most one order.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.isConnected && form.hasAttribute("data-submit-once")) {
+      makeUsableAgain(form);
+    }
   });
 
   // Delivery address: shown (by CSS) and required only when delivery is chosen.
@@ -49,4 +64,5 @@
     }
   });
   document.addEventListener("DOMContentLoaded", syncDeliveryAddress);
+  document.addEventListener("htmx:afterSwap", syncDeliveryAddress);
 })();
