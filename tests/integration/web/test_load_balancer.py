@@ -127,3 +127,23 @@ def test_killing_a_replica_loses_no_request(cluster: Cluster) -> None:
     # After the kill every page still loads, from the surviving replica.
     after = results[killed_at + 5 :]
     assert after and {name for _, name in after} == {"web-b"}
+
+
+def test_placing_orders_too_fast_gets_429_from_the_balancer_and_pages_are_never_limited(
+    cluster: Cluster,
+) -> None:
+    with httpx.Client(base_url=cluster.url, timeout=10) as client:
+        # Without a CSRF token every POST that gets through is refused by a replica (403):
+        # what matters is who answers.
+        answers = [client.post("/checkout", data={"name": "x"}) for _ in range(15)]
+        codes = [answer.status_code for answer in answers]
+        assert codes[:10] == [403] * 10, codes  # the burst reaches the replicas
+        assert 429 in codes[10:], codes
+        limited = next(answer for answer in answers if answer.status_code == 429)
+        assert "X-Served-By" not in limited.headers  # nginx answered, no replica was asked
+        assert limited.headers["Retry-After"] == "5"
+        assert "Your card was not charged; try again in a few seconds." in limited.text
+        assert limited.headers["HX-Retarget"] == "#checkout-notice"
+        # Looking is never limited, even for the same address at the same moment.
+        assert {client.get(PAGE).status_code for _ in range(20)} == {200}
+        assert client.get("/checkout").status_code in (303, 200)
