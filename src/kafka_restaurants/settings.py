@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     transactions_health_port: int = Field(default=5201, alias="TRANSACTIONS_HEALTH_PORT")
     transactions_concurrency: int = Field(default=16, ge=1, alias="TRANSACTIONS_CONCURRENCY")
     mailer_health_port: int = Field(default=5301, alias="MAILER_HEALTH_PORT")
+    # Processes of each consumer `restaurants up` runs, sharing one consumer group; instance i
+    # (from 0) serves health on the base port + i. One keeps the plain name ("transactions").
+    transactions_instances: int = Field(default=1, ge=1, le=32, alias="TRANSACTIONS_INSTANCES")
+    mailer_instances: int = Field(default=1, ge=1, le=32, alias="MAILER_INSTANCES")
     public_url: str | None = Field(default=None, alias="PUBLIC_URL")
     # Signs the web cart/CSRF cookies; unset means a random secret kept in DATA_DIR/web_secret.
     cart_secret: str | None = Field(default=None, alias="CART_SECRET")

@@ -55,6 +55,27 @@ def web_replica_ports(settings: Settings) -> list[int]:
     return [settings.web_replica_base_port + i for i in range(settings.web_replicas)]
 
 
+def consumer_instances(process: str, base_port: int, count: int, host: str) -> list[ProcessSpec]:
+    """`count` processes of one consumer, in one consumer group, health on base_port + i.
+
+    Each process's Kafka transactional id carries its host name and pid, so instances never
+    fence each other; only their health ports and names need telling apart.
+    """
+    specs = []
+    for i in range(count):
+        port = base_port + i
+        specs.append(
+            ProcessSpec(
+                process if count == 1 else f"{process}-{i + 1}",
+                serve_command(process),
+                http_ready(f"http://{host}:{port}/readyz"),
+                url=f"http://{host}:{port}",
+                env={f"{process.upper()}_HEALTH_PORT": str(port)},
+            )
+        )
+    return specs
+
+
 def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     """Everything but Kafka, grouped: each group starts once the previous one is ready."""
     host = settings.host
@@ -88,18 +109,10 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
         ]
     )
     groups.append(
-        [
-            ProcessSpec(
-                name,
-                serve_command(name),
-                http_ready(f"http://{host}:{port}/readyz"),
-                url=f"http://{host}:{port}",
-            )
-            for name, port in (
-                ("transactions", settings.transactions_health_port),
-                ("mailer", settings.mailer_health_port),
-            )
-        ]
+        consumer_instances(
+            "transactions", settings.transactions_health_port, settings.transactions_instances, host
+        )
+        + consumer_instances("mailer", settings.mailer_health_port, settings.mailer_instances, host)
     )
     replicas = [
         ProcessSpec(
