@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 # should stay away longer than one refused for a momentary burst of requests.
 BACKLOG_RETRY_FACTOR = 5
 
-RefusalReason = Literal["in_flight", "outbox_backlog", "rate_limited"]
+RefusalReason = Literal["in_flight", "outbox_backlog", "rate_limited", "payment_unavailable"]
 
 ORDERS_IN_FLIGHT = Gauge("api_orders_in_flight", "POST /orders being worked on by this process")
 ORDERS_REFUSED = Counter(
-    "api_orders_refused_total", "POST /orders refused before any work, by reason", ["reason"]
+    "api_orders_refused_total", "POST /orders refused with nothing written, by reason", ["reason"]
 )
 OUTBOX = cast(Table, OutboxRecord.__table__)
 
@@ -55,6 +55,10 @@ class Refusal:
     def retry_after_header(self) -> str:
         """Retry-After in whole seconds (what HTTP allows), rounded up and at least 1."""
         return str(max(1, math.ceil(self.retry_after_ms / 1000)))
+
+
+# The bank could not tokenize the card: it is usually back within seconds.
+PAYMENT_UNAVAILABLE = Refusal("payment_unavailable", 5000)
 
 
 def admit(in_flight: int, outbox_backlog: int | None, limits: AdmissionLimits) -> Refusal | None:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from kafka_restaurants import __version__
 from kafka_restaurants.api import order_status
 from kafka_restaurants.api.admission import (
+    ORDERS_REFUSED,
+    PAYMENT_UNAVAILABLE,
     AdmissionLimits,
     BacklogSampler,
     OrderGate,
@@ -130,11 +132,8 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
     @app.exception_handler(PaymentServiceUnavailable)
     async def bank_unavailable(_request: Request, exc: PaymentServiceUnavailable) -> JSONResponse:
         log.warning("order refused, payment service unavailable: %s", exc)
-        return JSONResponse(
-            {"detail": "The payment service is unavailable; please try again shortly."},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        ORDERS_REFUSED.labels(PAYMENT_UNAVAILABLE.reason).inc()
+        return orders.refused_response(503, PAYMENT_UNAVAILABLE)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from kafka_restaurants.api.app import create_app
 from kafka_restaurants.api.bank_client import CardDetails, PaymentToken
+from kafka_restaurants.api.errors import PaymentServiceUnavailable
 from kafka_restaurants.api.tables import Order, OutboxRecord, Restaurant
 from kafka_restaurants.db import create_db_engine, session_factory
 from kafka_restaurants.settings import Settings
@@ -28,8 +29,9 @@ CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": 
 class CountingBank:
     """Tokenizes like the bank and counts calls; `hold` keeps callers inside until released."""
 
-    def __init__(self, hold: bool = False, together: int = 0) -> None:
+    def __init__(self, hold: bool = False, together: int = 0, down: bool = False) -> None:
         self.calls = 0
+        self.down = down
         self.entered = threading.Event()
         self.release = threading.Event()
         if not hold:
@@ -41,6 +43,8 @@ class CountingBank:
         with self._lock:
             self.calls += 1
         self.entered.set()
+        if self.down:
+            raise PaymentServiceUnavailable("bank answered 503")
         if self._together is not None:
             self._together.wait(10)  # everyone is past the idempotency lookup at once
         assert self.release.wait(30), "the test never released the bank"
@@ -152,6 +156,18 @@ def test_an_outbox_backlog_over_the_threshold_gets_503_for_longer(
     assert refused.headers["Retry-After"] == "8"
     assert bank.calls == 2
     assert written(database_url) == (2, 2)
+
+
+def test_a_bank_that_cannot_tokenize_is_a_503_of_the_same_shape(
+    make_api: ApiFactory, database_url: str
+) -> None:
+    api, _ = make_api(CountingBank(down=True))
+    refused = api.post("/orders", json=order_body(database_url))
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["reason"] == "payment_unavailable"
+    assert refused.json()["retry_after_ms"] == 5000
+    assert refused.headers["Retry-After"] == "5"
+    assert written(database_url) == (0, 0)
 
 
 def test_a_reused_key_with_another_order_is_409_and_a_changed_card_is_the_same_order(

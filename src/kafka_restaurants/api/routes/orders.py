@@ -49,6 +49,7 @@ _BUSY = {
     "rate_limited": "You are placing orders too fast; try again in a few seconds.",
     "in_flight": "We're very busy; try again in a few seconds.",
     "outbox_backlog": "We're very busy; try again in a few seconds.",
+    "payment_unavailable": "The payment service is unavailable; please try again shortly.",
 }
 
 
@@ -77,7 +78,7 @@ async def create_order(
     request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
     traceparent: Annotated[str | None, Header(max_length=100)] = None,
-    x_forwarded_for: Annotated[str | None, Header(max_length=1000, include_in_schema=False)] = None,
+    x_forwarded_for: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Accept an order for payment. The same Idempotency-Key never places two orders."""
     state = request.app.state
@@ -86,12 +87,12 @@ async def create_order(
     wait_ms = state.order_rate.take(client) if client is not None else None
     if wait_ms is not None:
         ORDERS_REFUSED.labels("rate_limited").inc()
-        return _refused(429, Refusal("rate_limited", wait_ms))
+        return refused_response(429, Refusal("rate_limited", wait_ms))
     # Decided here on the event loop, before the order waits for a worker thread: a refused
     # order costs no thread, no database and no bank call.
     refusal = state.order_gate.enter()
     if refusal is not None:
-        return _refused(503, refusal)
+        return refused_response(503, refusal)
     try:
         # The OrderPlaced event continues this request's span, so the payment and the email
         # join the trace the caller (the web replica) started.
@@ -121,7 +122,8 @@ async def create_order(
     )
 
 
-def _refused(status_code: int, refusal: Refusal) -> JSONResponse:
+def refused_response(status_code: int, refusal: Refusal) -> JSONResponse:
+    """The answer to an order refused with nothing written: when to retry, in body and header."""
     body = OrderRefused(
         detail=_BUSY[refusal.reason], reason=refusal.reason, retry_after_ms=refusal.retry_after_ms
     )
