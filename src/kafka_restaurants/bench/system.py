@@ -145,10 +145,11 @@ class BenchSystem:
             shutil.rmtree(self.target.data_dir, ignore_errors=True)
 
 
-def start_system(restaurants: int, data_dir: Path | None = None) -> BenchSystem:
-    """Seed a catalog of `restaurants` in a fresh data dir and start everything detached."""
+def start_system(restaurants: int, data_dir: Path | None = None, **overrides: str) -> BenchSystem:
+    """Seed a catalog of `restaurants` in a fresh data dir and start everything detached;
+    `overrides` are settings for the system (e.g. TRANSACTIONS_INSTANCES="2")."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="kafka-restaurants-bench-"))
-    env = system_env(data_dir, LOG_LEVEL="WARNING")
+    env = system_env(data_dir, **{"LOG_LEVEL": "WARNING", **overrides})
     target = Target(
         api=f"http://127.0.0.1:{env['API_PORT']}",
         mailbox=f"http://127.0.0.1:{env['MAILBOX_HTTP_PORT']}",

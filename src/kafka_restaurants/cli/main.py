@@ -235,6 +235,21 @@ def topics() -> None:
         typer.echo(f"{name:<22} {partitions} partitions")
 
 
+@app.command()
+def chaos(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="15 orders/s, each fault once (CHAOS_QUICK=1).")
+    ] = False,
+) -> None:
+    """Start a system of its own, load it with orders, crash and pause its processes on a
+    printed schedule, then audit every order; bench/results/chaos-latest.{json,md}."""
+    from kafka_restaurants.chaos.__main__ import main as run
+
+    if quick:
+        os.environ["CHAOS_QUICK"] = "1"
+    raise typer.Exit(run())
+
+
 dlq_app = typer.Typer(help="Inspect and replay dead letters (messages no consumer could handle).")
 app.add_typer(dlq_app, name="dlq")
 

@@ -1,0 +1,138 @@
+"""What the chaos run does and when: the fault schedule, printed before it starts. No I/O."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KILL = "kill"  # SIGKILL the process group; the supervisor restarts it
+PAUSE = "pause"  # SIGSTOP, then SIGCONT after `duration`
+SKIP = "skip"  # a fault this system cannot take; the reason is printed and reported
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: at `at` seconds into the load, do `action` to the process named `target`."""
+
+    at: float
+    kind: str  # what it simulates: "crash api", "SMTP outage", ...
+    action: str
+    target: str = ""
+    duration: float = 0.0
+    reason: str = ""  # why a SKIP fault is skipped
+
+    def describe(self) -> str:
+        """One line of the printed schedule."""
+        if self.action == SKIP:
+            return f"   --    {self.kind}: skipped ({self.reason})"
+        what = {KILL: "SIGKILL", PAUSE: f"SIGSTOP for {self.duration:.0f}s, then SIGCONT"}
+        return f"{self.at:5.0f}s  {self.kind}: {what[self.action]} {self.target}"
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    """Load, schedule and audit limits of one run; `quick` and `full` are the presets."""
+
+    quick: bool
+    rate: float  # orders per second, open loop
+    seconds: float  # how long orders are offered
+    settle_seconds: float  # after the load, how long every accepted order has to become final
+    instances: int = 2  # of transactions and of mailer
+    restaurants: int = 200
+    decline_every: int = 10  # every tenth order uses the declined test card
+    results_dir: Path = Path("bench/results")
+    database_url: str | None = None
+    keep_data: bool = False
+    faults: tuple[Fault, ...] = field(default=())
+
+    @classmethod
+    def preset(cls, quick: bool, **changes: object) -> ChaosConfig:
+        """Quick: 15/s for 75 s, each fault once. Full: 50/s for 3 minutes, most faults twice."""
+        base = (
+            cls(quick=True, rate=15, seconds=75, settle_seconds=150)
+            if quick
+            else cls(quick=False, rate=50, seconds=180, settle_seconds=180)
+        )
+        merged = ChaosConfig(**{**base.__dict__, **changes})
+        faults = build_schedule(merged.quick, merged.database_url)
+        return ChaosConfig(**{**merged.__dict__, "faults": tuple(faults)})
+
+
+def _is_postgres(database_url: str | None) -> bool:
+    return bool(database_url) and str(database_url).startswith(("postgresql", "postgres:"))
+
+
+def build_schedule(quick: bool, database_url: str | None) -> list[Fault]:
+    """Every fault kind, spread over the load so each one's effect settles before the next."""
+    if quick:
+        faults = [
+            Fault(5, "crash of the api", KILL, "api"),
+            Fault(10, "crash of a transactions instance", KILL, "transactions-1"),
+            Fault(15, "pause of a mailer instance", PAUSE, "mailer-2", 10),
+            Fault(20, "crash of the bank", KILL, "bank"),
+            Fault(25, "pause of a transactions instance", PAUSE, "transactions-2", 10),
+            Fault(30, "crash of a mailer instance", KILL, "mailer-1"),
+            Fault(35, "SMTP outage", PAUSE, "mailbox", 30),
+            Fault(40, "crash of the Kafka broker", KILL, "kafka"),
+            Fault(50, "crash of a web replica", KILL, "web-1"),
+        ]
+    else:
+        faults = [
+            Fault(15, "crash of the api", KILL, "api"),
+            Fault(25, "pause of a transactions instance", PAUSE, "transactions-1", 20),
+            Fault(35, "crash of a mailer instance", KILL, "mailer-2"),
+            Fault(50, "crash of the bank", KILL, "bank"),
+            Fault(60, "pause of a mailer instance", PAUSE, "mailer-1", 15),
+            Fault(70, "crash of a transactions instance", KILL, "transactions-2"),
+            Fault(85, "SMTP outage", PAUSE, "mailbox", 30),
+            Fault(95, "crash of a web replica", KILL, "web-1"),
+            Fault(120, "crash of the Kafka broker", KILL, "kafka"),
+            Fault(140, "crash of a mailer instance", KILL, "mailer-1"),
+            Fault(150, "pause of a transactions instance", PAUSE, "transactions-2", 10),
+            Fault(160, "crash of a transactions instance", KILL, "transactions-1"),
+            Fault(165, "crash of the api", KILL, "api"),
+        ]
+    faults.append(
+        Fault(
+            0,
+            "bank error and timeout burst",
+            SKIP,
+            reason="the bank reads BANK_ERROR_RATE / BANK_TIMEOUT_RATE only at start-up; "
+            "it has no runtime switch",
+        )
+    )
+    if _is_postgres(database_url):
+        reason = "PostgreSQL is not managed by the chaos run, so it cannot restart it"
+    else:
+        reason = "the system runs on SQLite files: there is no database server to stop"
+    faults.append(Fault(0, "database outage", SKIP, reason=reason))
+    return faults
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> ChaosConfig:
+    """The preset CHAOS_QUICK picks; CHAOS_RATE, CHAOS_SECONDS, CHAOS_RESULTS_DIR adjust it."""
+    env = os.environ if env is None else env
+    changes: dict[str, object] = {
+        "results_dir": Path(env.get("CHAOS_RESULTS_DIR") or "bench/results"),
+        "keep_data": _truthy(env.get("CHAOS_KEEP_DATA")),
+        "database_url": env.get("DATABASE_URL") or None,
+    }
+    for name, key in (("CHAOS_RATE", "rate"), ("CHAOS_SECONDS", "seconds")):
+        if env.get(name):
+            try:
+                changes[key] = float(env[name])
+            except ValueError as exc:
+                raise ValueError(f"{name}: expected a number, got {env[name]!r}") from exc
+    config = ChaosConfig.preset(_truthy(env.get("CHAOS_QUICK")), **changes)
+    last = max(f.at + f.duration for f in config.faults)
+    if last > config.seconds:
+        raise ValueError(
+            f"CHAOS_SECONDS={config.seconds:.0f} ends before the schedule does ({last:.0f}s)"
+        )
+    return config
