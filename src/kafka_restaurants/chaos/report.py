@@ -74,6 +74,9 @@ def summary_markdown(r: dict[str, Any]) -> str:
             f"- tolerated: order {d['order_id']} mailed {len(d['copies'])}x, "
             f"after {d['mailer_kill']}"
         )
+    events = r.get("supervisor_events") or []
+    lines += ["", "## What the supervisor saw", ""]
+    lines += [f"- {event}" for event in events] or ["- no process exited"]
     plots = ", ".join(f"`{p}`" for p in r.get("plots", [])) or "none (matplotlib missing)"
     lines += ["", f"Plot: {plots}", ""]
     return "\n".join(lines)

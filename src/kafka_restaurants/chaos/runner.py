@@ -210,7 +210,7 @@ async def _measure(config: ChaosConfig, system: BenchSystem, say: Say) -> dict[s
             await watcher
             await pool.close()
     pids_after = system.pids()
-    return _results(
+    results = _results(
         config,
         driver,
         mailbox,
@@ -225,6 +225,19 @@ async def _measure(config: ChaosConfig, system: BenchSystem, say: Say) -> dict[s
         pids_before,
         pids_after,
     )
+    results["supervisor_events"] = supervisor_events(system)
+    return results
+
+
+def supervisor_events(system: BenchSystem) -> list[str]:
+    """What the supervisor said during the run: each exit it saw, with the exit code."""
+    if system.target.data_dir is None:
+        return []
+    try:
+        text = (system.target.data_dir / "log" / "supervisor.log").read_text(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if "exited" in line or "giving up" in line]
 
 
 def _quiet(_description: str, _seconds: float) -> None:
