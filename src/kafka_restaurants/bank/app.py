@@ -30,9 +30,10 @@ from kafka_restaurants.bank.schemas import (
     ChargeOut,
     ChargeStatus,
     FieldErrorsOut,
+    IdempotencyKey,
     MessageOut,
     ProcessingErrorOut,
-    StorableText,
+    ReferenceFilter,
     TokenOut,
 )
 from kafka_restaurants.bank.service import (
@@ -257,9 +258,7 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
     @app.post("/v1/charges", status_code=201, response_model=ChargeOut, responses=_CHARGE_RESPONSES)
     async def create_charge(
         body: ChargeIn,
-        idempotency_key: Annotated[
-            StorableText, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255)
-        ],
+        idempotency_key: Annotated[IdempotencyKey, Header(alias=IDEMPOTENCY_HEADER)],
     ) -> Any:
         """Charge a token once per Idempotency-Key (201), replaying the stored result (200)."""
         if latency:
@@ -321,7 +320,7 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
 
     @app.get("/v1/charges", response_model=ChargeList, responses=_INVALID)
     def list_charges(
-        reference: Annotated[StorableText | None, Query(max_length=200)] = None,
+        reference: ReferenceFilter | None = None,
         status: ChargeStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Any:
