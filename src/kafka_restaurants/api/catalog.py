@@ -12,6 +12,7 @@ from typing import Protocol
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from kafka_restaurants.api.schemas import MAX_ROW_ID
 from kafka_restaurants.api.search import index_terms
 from kafka_restaurants.api.tables import CatalogState, MenuItem, Restaurant, SearchTerm
 
@@ -59,7 +60,9 @@ class RestaurantData(Protocol):
 
 
 def get_restaurant(session: Session, restaurant_id: int) -> Restaurant | None:
-    """The restaurant with its menu loaded, or None."""
+    """The restaurant with its menu loaded, or None (also for an id no row can have)."""
+    if not 1 <= restaurant_id <= MAX_ROW_ID:
+        return None  # the database would fail on it (an INTEGER overflow), not just miss
     return session.scalar(
         select(Restaurant)
         .where(Restaurant.id == restaurant_id)
