@@ -69,6 +69,14 @@ def summary_markdown(r: dict[str, Any]) -> str:
     lines += ["", "## Orders", "", "| | |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
     lines += ["", "## Verdict", ""]
     lines += [f"- {p}" for p in audit["problems"]] or ["- every check passed"]
+    for d in audit["other_duplicates"]:
+        copies = ", ".join(f"{c - r['t0']:.1f}s" for c in d["copies"])
+        cause = (
+            f"a copy stored as the SMTP server woke ({d['smtp_outage']})"
+            if d["smtp_outage"]
+            else "no fault explains it"
+        )
+        lines.append(f"- NOT tolerated: order {d['order_id']} mailed at {copies}: {cause}")
     for d in audit["duplicates_after_mailer_kill"]:
         lines.append(
             f"- tolerated: order {d['order_id']} mailed {len(d['copies'])}x, "

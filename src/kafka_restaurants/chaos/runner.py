@@ -25,6 +25,7 @@ from kafka_restaurants.bench.rawhttp import ConnectionPool
 from kafka_restaurants.bench.stats import UNREACHABLE, latency_summary
 from kafka_restaurants.bench.system import BenchSystem, _port_pair, start_system
 from kafka_restaurants.chaos.faults import Injected, run_schedule
+from kafka_restaurants.chaos.groups import Members, wait_for_members
 from kafka_restaurants.chaos.schedule import KILL, SKIP, ChaosConfig
 from kafka_restaurants.chaos.verdict import judge
 
@@ -182,6 +183,8 @@ async def _measure(config: ChaosConfig, system: BenchSystem, say: Say) -> dict[s
         await mailbox.poll()
         watcher_state = OrderBench(driver, mailbox, None, lambda: None, lambda: 0.0, _quiet)
         watcher = asyncio.create_task(watcher_state.watch())
+        groups = await asyncio.to_thread(wait_for_members, target.bootstrap, config.instances)
+        say("Consumer groups: " + "; ".join(f"{g}: {held}" for g, held in groups.items()))
         pids_before = system.pids()
         t0 = time.time()
         say(f"Offering orders; {len(active)} faults to inject.")
@@ -224,6 +227,7 @@ async def _measure(config: ChaosConfig, system: BenchSystem, say: Say) -> dict[s
         watcher_state,
         pids_before,
         pids_after,
+        groups,
     )
     results["supervisor_events"] = supervisor_events(system)
     return results
@@ -258,6 +262,7 @@ def _results(
     watcher: OrderBench,
     pids_before: dict[str, int],
     pids_after: dict[str, int],
+    groups: Members,
 ) -> dict[str, Any]:
     orders = driver.all_orders
     accepted = [o for o in orders if o.accepted]
@@ -270,12 +275,20 @@ def _results(
         for d in injected
         if d.fault.action == KILL and d.fault.target.startswith("mailer")
     ]
+    smtp_outages = [(d.started, d.ended) for d in injected if d.fault.target == "mailbox"]
     verdict = judge(
         statuses,
         charges,
         emails,
         mailer_kills,
         [f"{d.fault.kind} ({d.fault.target}): {d.error}" for d in injected if not d.done],
+        [
+            f"consumer group {group} had members holding {held} before the faults, "
+            f"not {config.instances} members each holding partitions"
+            for group, held in groups.items()
+            if len(held) != config.instances or not all(held)
+        ],
+        smtp_outages,
     )
     last_fault_end = max((d.ended for d in injected), default=t0)
     refused: dict[str, int] = {}
@@ -316,6 +329,7 @@ def _results(
             ),
         },
         "audit": verdict.as_dict(),
+        "consumer_groups_before_faults": groups,
         "restarted_processes": sorted(
             name for name, pid in pids_before.items() if pids_after.get(name) != pid
         ),

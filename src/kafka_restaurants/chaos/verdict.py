@@ -23,6 +23,7 @@ class Duplicate:
     order_id: str
     copies: list[float]  # mailbox timestamps
     mailer_kill: str = ""  # "mailer-1 at 1234.5": the kill that explains it; empty: none does
+    smtp_outage: str = ""  # "ended at 1234.5": a copy the server delivered as it woke up
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Judgement:
     other_duplicates: list[Duplicate] = field(default_factory=list)
     kills_over_bound: list[str] = field(default_factory=list)
     faults_not_injected: list[str] = field(default_factory=list)
+    setup_problems: list[str] = field(default_factory=list)  # e.g. instances not sharing a group
 
     @property
     def passed(self) -> bool:
@@ -51,6 +53,7 @@ class Judgement:
             or self.other_duplicates
             or self.kills_over_bound
             or self.faults_not_injected
+            or self.setup_problems
         )
 
     def problems(self) -> list[str]:
@@ -73,6 +76,7 @@ class Judgement:
             ),
             ("mailer kills that resent more than one mail per connection", self.kills_over_bound),
             ("faults not injected", self.faults_not_injected),
+            ("problems with the system under test", self.setup_problems),
         ):
             if values:
                 found.append(f"{len(values)} {label}: {ids(values)}")
@@ -92,23 +96,39 @@ def blame_mailer_kill(copies: Sequence[float], kills: Sequence[tuple[str, float]
     return ""
 
 
+def blame_smtp_outage(copies: Sequence[float], outages: Sequence[tuple[float, float]]) -> str:
+    """The SMTP outage that explains copies of one mail: one stored as the paused server woke
+    (a send the mailer had given up on, timed out, and retried)."""
+    for start, end in outages:
+        if any(end - 1.0 <= copy <= end + RECORD_MARGIN_SECONDS for copy in copies):
+            return f"outage {start:.1f}-{end:.1f}"
+    return ""
+
+
 def judge(
     statuses: Mapping[str, str],
     charges: Mapping[str, int],
     emails: Mapping[str, Sequence[float]],
     mailer_kills: Sequence[tuple[str, float]],
     faults_not_injected: Sequence[str] = (),
+    setup_problems: Sequence[str] = (),
+    smtp_outages: Sequence[tuple[float, float]] = (),
 ) -> Judgement:
     """Every accepted order final, charged at most once, one email iff confirmed.
 
     Duplicates a mailer SIGKILL explains are reported apart and tolerated up to one per SMTP
-    connection per kill (the documented guarantee); any other duplicate fails the run.
+    connection per kill (the documented guarantee); any other duplicate fails the run, with the
+    SMTP outage named when one explains it.
     """
     counts = {order: len(emails.get(order, ())) for order in statuses}
     totals = asdict(audit_orders(statuses, charges, counts))
     totals["lost"] = totals["not_terminal"] + totals["confirmed_without_email"]
     final = {"confirmed", "declined", "failed"}
-    result = Judgement(totals=totals, faults_not_injected=list(faults_not_injected))
+    result = Judgement(
+        totals=totals,
+        faults_not_injected=list(faults_not_injected),
+        setup_problems=list(setup_problems),
+    )
     per_kill: dict[str, int] = {}
     for order, status in sorted(statuses.items()):
         if status == UNREACHABLE:
@@ -129,6 +149,8 @@ def judge(
                 result.duplicates_after_mailer_kill.append(duplicate)
                 per_kill[duplicate.mailer_kill] = per_kill.get(duplicate.mailer_kill, 0) + 1
             else:
+                # Not tolerated (the guarantee is one email per order), but named.
+                duplicate.smtp_outage = blame_smtp_outage(emails[order], smtp_outages)
                 result.other_duplicates.append(duplicate)
     result.kills_over_bound = sorted(
         f"{kill}: {n} resent" for kill, n in per_kill.items() if n > MAILER_CONNECTIONS

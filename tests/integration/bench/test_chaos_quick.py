@@ -45,6 +45,13 @@ def test_quick_chaos_run_injects_every_fault_and_the_audit_passes(tmp_path: Path
         "database outage",
     }
 
+    # Two instances of each consumer really shared their group's partitions before the faults.
+    groups = results["consumer_groups_before_faults"]
+    assert set(groups) == {"transaction-service", "confirmation-service"}
+    for held in groups.values():
+        assert len(held) == 2 and all(held), groups
+        assert len({p for partitions in held for p in partitions}) == sum(map(len, held))
+
     orders = results["orders"]
     assert orders["accepted"] > 0.5 * orders["offered"], output
     assert orders["final"] == orders["accepted"], output

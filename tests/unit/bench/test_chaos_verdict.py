@@ -87,3 +87,23 @@ def test_faults_not_injected_fail_the_run() -> None:
     verdict = judge({}, {}, {}, [], ["crash of the api (api): not restarted within 60s"])
     assert not verdict.passed
     assert "not restarted" in verdict.problems()[0]
+
+
+def test_a_system_that_was_not_as_planned_fails_the_run() -> None:
+    problem = "consumer group confirmation-service had members holding [[0, 1, 2]]"
+    verdict = judge({"a": "declined"}, {}, {}, [], setup_problems=[problem])
+    assert not verdict.passed
+    assert problem in verdict.problems()[0]
+
+
+def test_a_duplicate_stored_as_the_smtp_server_woke_is_named_but_not_tolerated() -> None:
+    outage = (KILL_AT, KILL_AT + 30)
+    verdict = judge(
+        {"a": "confirmed"},
+        {"a": 1},
+        {"a": [KILL_AT + 30.0, KILL_AT + 30.6]},
+        [("mailer-1", KILL_AT - 100)],
+        smtp_outages=[outage],
+    )
+    assert not verdict.passed
+    assert verdict.other_duplicates[0].smtp_outage == "outage 1000.0-1030.0"
