@@ -225,7 +225,7 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "The database is not reachable"}})
     def readyz() -> Any:
         """The database is reachable."""
         try:

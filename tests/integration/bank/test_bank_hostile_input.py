@@ -94,6 +94,7 @@ def test_every_status_the_bank_answers_is_documented(
     }
     assert documented["POST /v1/charges/batch"] == {"200", "400", "422", "504"}
     assert documented["GET /v1/charges"] == {"200", "422"}
+    assert documented["GET /readyz"] == {"200", "503"}
 
     # The answers the fuzzer met, each now listed above: a body that is not UTF-8 ...
     for path in ("/v1/tokens", "/v1/charges", "/v1/charges/batch"):
