@@ -9,19 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.conftest import ServiceProcess, start_api
-
-# The order's request model and route are not ours to change (api/ordering.py, routes/orders.py):
-# the patch in issue 12's fuzzing report bounds them with the types api/schemas.py now has.
-# Applying it makes these pass; remove the marks with it.
-NEEDS_ORDERING_PATCH = pytest.mark.xfail(
-    strict=True,
-    reason="POST /orders is unbounded until issue 12's ordering.py/orders.py patch is applied",
-)
 
 # Raw JSON: the escape a client sends for an unpaired surrogate.
 UNPAIRED_SURROGATE = "\\udc00"
@@ -72,7 +63,6 @@ def test_a_restaurant_id_beyond_the_database_is_no_restaurant(api_server: Servic
     assert httpx.get(f"{url}/1").json()["name"] == "Amore Mio"
 
 
-@NEEDS_ORDERING_PATCH
 def test_order_ids_beyond_the_database_are_refused_naming_the_field(
     api_server: ServiceProcess,
 ) -> None:
@@ -85,7 +75,6 @@ def test_order_ids_beyond_the_database_are_refused_naming_the_field(
     ]
 
 
-@NEEDS_ORDERING_PATCH
 def test_text_no_column_can_hold_is_refused_naming_the_field(api_server: ServiceProcess) -> None:
     nul = post_order(api_server, order(name="Ada\x00Lovelace"))
     assert refused_fields(nul) == [("body", "name")]
@@ -96,7 +85,6 @@ def test_text_no_column_can_hold_is_refused_naming_the_field(api_server: Service
     assert refused_fields(post_order(api_server, raw)) == [("body", "delivery_address")]
 
 
-@NEEDS_ORDERING_PATCH
 def test_card_expiry_is_bounded_by_the_api_itself(tmp_path: Path) -> None:
     # No bank listens on port 1: a 422 here comes from the api, before it asks the bank.
     api = start_api(f"sqlite:///{tmp_path / 'api.sqlite'}", "http://127.0.0.1:1", tmp_path)
@@ -116,7 +104,6 @@ def test_card_expiry_is_bounded_by_the_api_itself(tmp_path: Path) -> None:
         api.stop()
 
 
-@NEEDS_ORDERING_PATCH
 def test_an_unreadable_order_body_is_a_documented_400(api_server: ServiceProcess) -> None:
     response = httpx.post(
         f"{api_server.url}/orders",
@@ -137,16 +124,6 @@ ANY_TEXT = st.text(
 )
 
 
-@pytest.fixture
-def postgresql_needs_ordering_patch(
-    request: pytest.FixtureRequest, api_server: ServiceProcess
-) -> None:
-    """SQLite stores a NUL; PostgreSQL fails on it (a 500) until the patch refuses it."""
-    if api_server.settings["DATABASE_URL"].startswith("postgresql"):
-        request.applymarker(NEEDS_ORDERING_PATCH)
-
-
-@pytest.mark.usefixtures("postgresql_needs_ordering_patch")
 @settings(
     max_examples=25,
     deadline=None,

@@ -6,13 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
-import pytest
 import schemathesis
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from schemathesis import Case, CheckContext, GenerationMode, Response
+from schemathesis import Case, CheckContext, Response
 from schemathesis.checks import not_a_server_error
-from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -20,8 +16,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from tests.fuzz.conftest import FUZZ_EXAMPLES
 
 BATCH = "/v1/charges/batch"
 
@@ -78,7 +72,7 @@ def _call_and_validate(case: Case) -> Any:
     return case.call_and_validate(checks=checks, timeout=30)
 
 
-@api.exclude(method="POST", path="/orders").parametrize()
+@api.parametrize()
 def test_api_answers_every_request_as_documented(case: Case) -> None:
     _call_and_validate(case)
 
@@ -86,24 +80,3 @@ def test_api_answers_every_request_as_documented(case: Case) -> None:
 @bank.parametrize()
 def test_bank_answers_every_request_as_documented(case: Case) -> None:
     _call_and_validate(case)
-
-
-# Until issue 12's ordering.py/orders.py patch, POST /orders answers a body that is not UTF-8
-# with an undocumented 400 and a restaurant id past 2**31 with a 500 (test_api_hostile_input.py
-# pins each). schemathesis reports per operation as subtests, which an xfail mark turns into an
-# XPASS either way, so until then this operation is fuzzed by a plain Hypothesis test; the patch
-# folds it back into the test above.
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /orders is unbounded until issue 12's ordering.py/orders.py patch is applied",
-)
-def test_api_takes_or_refuses_every_order_as_documented(api_schema: BaseSchema) -> None:
-    operation = api_schema["/orders"]["POST"]
-    cases = st.one_of(operation.as_strategy(mode) for mode in GenerationMode)
-
-    @settings(max_examples=FUZZ_EXAMPLES, derandomize=True, deadline=None, database=None)
-    @given(case=cases)
-    def each_order(case: Case) -> None:
-        _call_and_validate(case)
-
-    each_order()

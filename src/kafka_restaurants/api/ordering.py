@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kafka_restaurants.api.bank_client import CardDetails, PaymentToken
 from kafka_restaurants.api.errors import FieldError, OrderRejected
 from kafka_restaurants.api.idempotency import check_same_request, request_fingerprint
+from kafka_restaurants.api.schemas import STORABLE, ExpiryMonth, ExpiryYear, RowId
 from kafka_restaurants.api.tables import (
     MenuItem,
     Order,
@@ -51,7 +52,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 class LineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    menu_item_id: int
+    menu_item_id: RowId
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
 
@@ -61,8 +62,8 @@ class CardRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     number: Annotated[str, Field(min_length=1, max_length=40)]
-    exp_month: int
-    exp_year: int
+    exp_month: ExpiryMonth
+    exp_year: ExpiryYear
     cvc: Annotated[str, Field(min_length=1, max_length=10)]
 
     def __repr__(self) -> str:  # never print the card, even in a traceback
@@ -74,11 +75,11 @@ class CardRequest(BaseModel):
 class PlaceOrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    restaurant_id: int
+    restaurant_id: RowId
     items: Annotated[list[LineRequest], Field(min_length=1, max_length=MAX_LINES)]
     email: EmailStr
-    name: Annotated[Text, StringConstraints(max_length=200)]
-    delivery_address: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    name: Annotated[Text, StringConstraints(max_length=200), STORABLE]
+    delivery_address: Annotated[Text, StringConstraints(max_length=500), STORABLE] | None = None
     fulfilment: Literal["delivery", "pickup"] | None = Field(
         default=None, description="Defaults to delivery when an address is given, else pickup"
     )

@@ -20,14 +20,17 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    responses={503: {"description": "A background worker died and is not coming back"}},
+)
 def healthz(request: Request) -> JSONResponse:
     """Alive unless a background worker died and is not coming back."""
     alive, body = worker_health(getattr(request.app.state, "workers", []))
     return JSONResponse(body, status_code=200 if alive else 503)
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "The database does not answer"}})
 def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers; Kafka's reachability is reported, not required."""
     checks: dict[str, str] = {}

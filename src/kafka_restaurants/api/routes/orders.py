@@ -18,6 +18,7 @@ from kafka_restaurants.api.admission import ORDERS_REFUSED, Refusal, RefusalReas
 from kafka_restaurants.api.dependencies import SessionDep
 from kafka_restaurants.api.ordering import PlaceOrderRequest, place_order
 from kafka_restaurants.api.schemas import (
+    UNREADABLE_BODY,
     CardOut,
     CustomerOut,
     DeliveryOut,
@@ -58,6 +59,7 @@ _BUSY = {
     status_code=202,
     response_model=OrderAccepted,
     responses={
+        **UNREADABLE_BODY,
         409: {"description": "The Idempotency-Key already placed an order with other details"},
         422: {"description": "A field is wrong; `detail` says which and why"},
         429: {
