@@ -80,7 +80,7 @@ def summary_markdown(r: dict[str, Any]) -> str:
     for d in audit["duplicates_after_mailer_kill"]:
         lines.append(
             f"- tolerated: order {d['order_id']} mailed {len(d['copies'])}x, "
-            f"after {d['mailer_kill']}"
+            f"after the {d['mailer_kill']}"
         )
     events = r.get("supervisor_events") or []
     lines += ["", "## What the supervisor saw", ""]

@@ -271,11 +271,15 @@ def _results(
         for o in accepted
     }
     mailer_kills = [
-        (d.fault.target, d.started)
+        (f"SIGKILL of {d.fault.target} at {d.started - t0:.1f}s", d.started)
         for d in injected
         if d.fault.action == KILL and d.fault.target.startswith("mailer")
     ]
-    smtp_outages = [(d.started, d.ended) for d in injected if d.fault.target == "mailbox"]
+    smtp_outages = [
+        (f"SMTP outage {d.started - t0:.1f}-{d.ended - t0:.1f}s", d.ended)
+        for d in injected
+        if d.fault.target == "mailbox"
+    ]
     verdict = judge(
         statuses,
         charges,

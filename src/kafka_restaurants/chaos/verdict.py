@@ -22,8 +22,8 @@ class Duplicate:
 
     order_id: str
     copies: list[float]  # mailbox timestamps
-    mailer_kill: str = ""  # "mailer-1 at 1234.5": the kill that explains it; empty: none does
-    smtp_outage: str = ""  # "ended at 1234.5": a copy the server delivered as it woke up
+    mailer_kill: str = ""  # the name of the kill that explains it; empty: none does
+    smtp_outage: str = ""  # the name of the outage as the server woke from which a copy came
 
 
 @dataclass
@@ -92,16 +92,16 @@ def blame_mailer_kill(copies: Sequence[float], kills: Sequence[tuple[str, float]
     ordered = sorted(copies)
     for name, at in kills:
         if at - RECORD_MARGIN_SECONDS <= ordered[0] <= at + 1.0 and ordered[-1] >= at:
-            return f"{name} at {at:.1f}"
+            return name
     return ""
 
 
-def blame_smtp_outage(copies: Sequence[float], outages: Sequence[tuple[float, float]]) -> str:
-    """The SMTP outage that explains copies of one mail: one stored as the paused server woke
-    (a send the mailer had given up on, timed out, and retried)."""
-    for start, end in outages:
+def blame_smtp_outage(copies: Sequence[float], outages: Sequence[tuple[str, float]]) -> str:
+    """The SMTP outage (name, end) that explains copies of one mail: one stored as the paused
+    server woke (a send the mailer had given up on, timed out, and retried)."""
+    for name, end in outages:
         if any(end - 1.0 <= copy <= end + RECORD_MARGIN_SECONDS for copy in copies):
-            return f"outage {start:.1f}-{end:.1f}"
+            return name
     return ""
 
 
@@ -112,7 +112,7 @@ def judge(
     mailer_kills: Sequence[tuple[str, float]],
     faults_not_injected: Sequence[str] = (),
     setup_problems: Sequence[str] = (),
-    smtp_outages: Sequence[tuple[float, float]] = (),
+    smtp_outages: Sequence[tuple[str, float]] = (),
 ) -> Judgement:
     """Every accepted order final, charged at most once, one email iff confirmed.
 
