@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kafka_restaurants.api.bank_client import CardDetails, PaymentToken
 from kafka_restaurants.api.errors import FieldError, OrderRejected
 from kafka_restaurants.api.idempotency import check_same_request, request_fingerprint
-from kafka_restaurants.api.schemas import STORABLE, ExpiryMonth, ExpiryYear, RowId
+from kafka_restaurants.api.schemas import ExpiryMonth, ExpiryYear, RowId
 from kafka_restaurants.api.tables import (
     MenuItem,
     Order,
@@ -32,6 +32,7 @@ from kafka_restaurants.api.tables import (
     OutboxRecord,
     Restaurant,
 )
+from kafka_restaurants.db.storable import STORABLE
 from kafka_restaurants.events import (
     ORDER,
     Customer,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic import BaseModel, ConfigDict, Field
 
 # Ids are INTEGER columns: 32 bits on PostgreSQL (SQLite holds 64). A larger id names no row,
 # and sent to the database it is an overflow error (a 500), so it is refused as a bad field.
@@ -19,47 +16,6 @@ ExpiryMonth = Annotated[int, Field(ge=1, le=12)]
 # The bank takes 2 or 4 digits (26 or 2026) and says which; anything longer is no year at all.
 ExpiryYear = Annotated[int, Field(ge=0, le=9999)]
 
-# Text bound for a database column: PostgreSQL text cannot hold a NUL character, and neither
-# database driver can encode an unpaired surrogate (which JSON's "\\udc00" escapes can carry).
-# Either is refused naming the field, instead of failing in the database with a 500.
-NO_NUL_PATTERN = r"^[^\x00]*$"
-
-
-def _storable(value: str) -> str:
-    if "\x00" in value:
-        raise PydanticCustomError("nul_character", "must not contain a NUL character (\\x00)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError(
-            "unpaired_surrogate", "must be valid Unicode: it has an unpaired surrogate"
-        ) from None
-    return value
-
-
-@dataclass(frozen=True)
-class Storable:
-    """`Annotated[str, <length, strip...>, STORABLE]`: text a database column can hold.
-
-    Put it last: constraints after a validator are no longer the string's own (pydantic then
-    checks lengths before stripping, with a list's wording). The OpenAPI document gets the NUL
-    rule as a pattern.
-    """
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(_storable, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema["pattern"] = NO_NUL_PATTERN
-        return json_schema
-
-
-STORABLE = Storable()
 
 # What a request body that is not UTF-8 gets from FastAPI before any route runs.
 UNREADABLE_BODY: dict[int | str, dict[str, Any]] = {

@@ -7,7 +7,8 @@ from typing import Annotated
 import pytest
 from pydantic import Field, TypeAdapter, ValidationError
 
-from kafka_restaurants.bank.schemas import NO_NUL_PATTERN, STORABLE, Reference
+from kafka_restaurants.bank.schemas import Reference
+from kafka_restaurants.db.storable import NO_NUL_PATTERN, STORABLE
 
 PLAIN = TypeAdapter(Annotated[str, STORABLE])
 REFERENCE = TypeAdapter(Reference)
