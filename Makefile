@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CLI    := $(VENV)/bin/restaurants
 
-.PHONY: run test setup lint typecheck bench clean images
+.PHONY: run test setup lint typecheck bench chaos clean images
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "Python 3.11+ is required: install python3 and python3-venv." >&2; exit 1; }
@@ -32,6 +32,11 @@ typecheck: setup
 bench: setup
 	@test $(VENV)/.bench-stamp -nt pyproject.toml || { $(PY) -m pip install -q -e '.[dev,bench]' && touch $(VENV)/.bench-stamp; }
 	@$(PY) -m kafka_restaurants.bench
+
+# Faults on a schedule under steady orders, then an audit (CHAOS_QUICK=1: about 2.5 minutes).
+chaos: setup
+	@test $(VENV)/.bench-stamp -nt pyproject.toml || { $(PY) -m pip install -q -e '.[dev,bench]' && touch $(VENV)/.bench-stamp; }
+	@$(CLI) chaos
 
 # The container image, with docker or podman, whichever works here (deploy/images.sh).
 images:
