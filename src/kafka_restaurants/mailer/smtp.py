@@ -37,6 +37,12 @@ class SmtpConfig:
     user: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    # How long a message in flight waits for the server's answer. Giving up on the answer to
+    # the end of the data does not unsend it: a server that was only slow (or paused) stores it
+    # and the retry mails it again. RFC 5321 allows the server 10 minutes there; we wait 2,
+    # well inside the consumer's poll interval, while a new connection still gives up after
+    # `timeout`.
+    send_timeout: float = 120.0
     connections: int = 8
 
 
@@ -107,6 +113,12 @@ def classify_send_error(exc: BaseException) -> SendFailed:
 def classify_connect_error(exc: BaseException) -> SendFailed:
     """Failing to connect, STARTTLS or log in is never about one message: always retried."""
     return SendFailed(f"cannot open an SMTP session: {classify_send_error(exc).reason}")
+
+
+def _set_timeout(connection: smtplib.SMTP, seconds: float) -> None:
+    # smtplib reads replies through a file made from the socket, which keeps the socket's timeout.
+    if connection.sock is not None:
+        connection.sock.settimeout(seconds)
 
 
 def _drops_connection(exc: BaseException) -> bool:
@@ -193,7 +205,9 @@ class SmtpSender:
                 batch.trip(failure)
                 return None, failure
         try:
+            _set_timeout(connection, self.config.send_timeout)
             connection.send_message(item.message, from_addr=item.sender, to_addrs=[item.recipient])
+            _set_timeout(connection, self.config.timeout)
             return connection, Sent()
         except Exception as exc:
             failure = classify_send_error(exc)

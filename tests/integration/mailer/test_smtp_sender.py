@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
@@ -141,6 +142,34 @@ def test_a_reason_from_on_result_holds_back_the_rest_of_the_batch(
     assert results[2:] == [SendFailed("could not record")] * 2  # transient: kept for a retry
     assert told == [0, 1, 2, 3]
     assert len(handler.peers) == 2
+
+
+class SlowToAnswerHandler(CountingHandler):
+    """Stores each message, then takes `delay` seconds to say so (a loaded or paused server)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.peers.append(session.peer)
+        await asyncio.sleep(self.delay)
+        return "250 OK"
+
+
+def test_a_message_whose_answer_is_slow_is_waited_for_not_sent_twice(
+    started: list[Controller],
+) -> None:
+    # The server has stored the message when it answers late: giving up then (the old single
+    # timeout) made the message look unsent, and its retry was a second email.
+    handler = SlowToAnswerHandler(delay=2.5)
+    port = start(started, handler)
+    sender = SmtpSender(SmtpConfig(HOST, port, connections=1, timeout=1, send_timeout=10))
+    try:
+        assert sender.send_all([outgoing(0)]) == [Sent()]
+    finally:
+        sender.close()
+    assert len(handler.peers) == 1
 
 
 def test_unreachable_server_fails_the_batch_fast_and_transiently() -> None:
