@@ -43,6 +43,11 @@ class BenchConfig:
     target: Target | None = None
     keep_data: bool = False
     profile: bool = False  # py-spy the pipeline during the first sustained step
+    # The overload step: `overload_factor` x the sustained rate, for at most `overload_seconds`
+    # and `overload_max_orders` orders.
+    overload_factor: float = 3.0
+    overload_seconds: float = 30.0
+    overload_max_orders: int = 60_000
 
     @classmethod
     def full(cls) -> BenchConfig:
@@ -84,6 +89,8 @@ class BenchConfig:
             kafka_messages=5_000,
             search_mix_size=2_000,
             decline_every=10,
+            overload_seconds=10.0,
+            overload_max_orders=3_000,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +23,13 @@ from kafka_restaurants.bench.resources import CpuWindow
 from kafka_restaurants.bench.stats import (
     UNREACHABLE,
     AuditResult,
+    OverloadAnswer,
     RateSearch,
     StepOutcome,
     allowed_drain,
     audit_orders,
     latency_summary,
+    overload_summary,
     step_sustained,
 )
 
@@ -177,6 +179,53 @@ class OrderBench:
         await self._wait_for_emails(self.driver.all_orders, timeout)
         return all(self.mailbox.count(o.email) for o in self._expected(self.driver.all_orders))
 
+    async def overload(
+        self,
+        base_rate: float,
+        factor: float,
+        max_seconds: float,
+        max_orders: int,
+        email_wait: float,
+    ) -> dict[str, Any]:
+        """Offer `factor` x `base_rate` (at most `max_orders` orders, `max_seconds` long): the api
+        should refuse what it cannot take (503/429) and keep the accepted orders fast. Waits up
+        to `email_wait` for the accepted orders' emails. Returns the summary; its orders stay in
+        the driver, so the audit checks them with the rest."""
+        rate = max(1.0, round(base_rate * factor))
+        seconds = max(1.0, min(max_seconds, max_orders / rate))
+        self.on_step(f"orders overload: {rate:.0f}/s for {seconds:.0f}s", seconds)
+        window = CpuWindow(self.system_cpu)
+        step = await self.driver.run_step("overload", rate, seconds)
+        usage = window.read()
+        await self._wait_for_emails(step.orders, email_wait)
+        answers = []
+        for order in step.orders:
+            seen = self.mailbox.first(order.email) if order.accepted else None
+            answers.append(
+                OverloadAnswer(
+                    status_code=order.status_code,
+                    accepted=order.accepted,
+                    post_ms=(order.answered - order.due) * 1000,
+                    reason=order.reason,
+                    email_ms=(seen.created - order.due) * 1000 if seen else None,
+                    expects_email=order.accepted and order.expect_confirmed,
+                )
+            )
+        summary = overload_summary(answers, rate, base_rate)
+        return {
+            **summary,
+            "factor": factor,
+            "seconds": round(seconds, 2),
+            "achieved_rate_per_s": round(step.achieved_rate, 2),
+            "send_lag_ms": latency_summary(step.send_lag_ms),
+            "error_samples": sorted(
+                {o.error[:120] for o in step.orders if not o.accepted and not o.reason}
+            )[:5],
+            "started": step.started,
+            "ended": step.last_sent,
+            **usage,
+        }
+
     async def latency_sweep(
         self, rates: Sequence[int], headline: int, seconds: float, drain_cap: float, settle: float
     ) -> list[int]:
@@ -232,6 +281,24 @@ class OrderBench:
         return sustained
 
 
+@dataclass(frozen=True)
+class AuditFindings:
+    """What the api, the bank and the mailbox said about each accepted order."""
+
+    statuses: dict[str, str]
+    charges: dict[str, int]
+    emails: dict[str, int]
+
+    def result(self, only: Collection[str] | None = None) -> AuditResult:
+        """The audit of every order, or of the ids in `only` (for example one step's)."""
+        if only is None:
+            return audit_orders(self.statuses, self.charges, self.emails)
+        keep = set(only)
+        return audit_orders(
+            {o: s for o, s in self.statuses.items() if o in keep}, self.charges, self.emails
+        )
+
+
 async def audit(
     api: httpx.AsyncClient,
     bank: httpx.AsyncClient,
@@ -244,6 +311,19 @@ async def audit(
 
     An order the api or bank cannot answer for stays UNREACHABLE (unverified, not lost) and is
     asked again, like a pending one, until `patience` runs out."""
+    findings = await audit_findings(api, bank, mailbox, orders, concurrency, patience)
+    return findings.result()
+
+
+async def audit_findings(
+    api: httpx.AsyncClient,
+    bank: httpx.AsyncClient,
+    mailbox: Mailbox,
+    orders: Sequence[PlacedOrder],
+    concurrency: int = 32,
+    patience: float = 120.0,
+) -> AuditFindings:
+    """The per-order answers behind `audit`."""
     accepted = [o for o in orders if o.accepted]
     statuses: dict[str, str] = {}
     charges: dict[str, int] = {}
@@ -275,4 +355,4 @@ async def audit(
         await asyncio.gather(*(check(o) for o in waiting))
     await mailbox.poll()
     emails = {o.order_id: mailbox.count(o.email) for o in accepted}
-    return audit_orders(statuses, charges, emails)
+    return AuditFindings(statuses, charges, emails)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from kafka_restaurants.bench.rawhttp import ConnectionPool
+from kafka_restaurants.bench.stats import REFUSED_STATUSES, refusal_reason
 
 SUCCEEDS = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -54,6 +55,7 @@ class PlacedOrder:
     status_code: int = 0
     order_id: str = ""
     error: str = ""
+    reason: str = ""  # why a 503 or 429 refused it (the body's `reason`)
 
     @property
     def accepted(self) -> bool:
@@ -230,7 +232,10 @@ class OrderDriver:
             if reply.status == 202:
                 order.order_id = reply.json()["order_id"]
             else:
-                order.error = reply.text[:200]
+                text = reply.text
+                order.error = text[:200]
+                if reply.status in REFUSED_STATUSES:
+                    order.reason = refusal_reason(reply.status, text)
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
             order.error = f"{type(exc).__name__}: {exc}"[:200]
         finally:

@@ -32,6 +32,9 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     at_rate = _get(results, "orders.latency_rate_per_s")
     memory = _get(results, "memory_mb.total_load")
     catalog = _get(results, "system.catalog_restaurants")
+    factor = _fmt(_get(results, "orders.overload.factor"))
+    overload_p99 = _get(results, "orders.overload.post_latency_ms.p99")
+    overload_lost = _get(results, "orders.overload.lost")
     return [
         check(f"search >= 2,000 req/s (catalog {catalog})", rps, rps is not None and rps >= 2000),
         check("search p99 < 50 ms", p99, p99 is not None and p99 < 50),
@@ -49,6 +52,11 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             "all processes < 1.5 GiB RSS under load",
             memory,
             memory is not None and memory < 1.5 * GIB_MB,
+        ),
+        check(
+            f"overload ({factor}x sustained): POST p99 of accepted orders < 1 s, none lost",
+            overload_p99,
+            overload_p99 is not None and overload_p99 < 1000 and overload_lost == 0,
         ),
     ]
 
@@ -137,6 +145,54 @@ def _steps(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share * 100:.1f}%"
+
+
+def overload_lines(r: dict[str, Any]) -> list[str]:
+    """The overload step's table: refusals by reason, latency of what was accepted, its audit."""
+    o = _get(r, "orders.overload")
+    if not isinstance(o, dict):
+        return []
+    reasons = ", ".join(f"{k} {v:,}" for k, v in o["refused_by_reason"].items()) or "none"
+    goal = {True: "yes", False: "**no**", None: "n/a"}[o["goal_met"]]
+    rows = [
+        (
+            "offered (x base rate) / achieved",
+            f"{_fmt(o['offered_rate_per_s'])}/s ({_fmt(o['factor'])} x {_fmt(o['base_rate_per_s'])}"
+            f"/s, {o['base']}) for {_fmt(o['seconds'])} s / {_fmt(o['achieved_rate_per_s'])}/s",
+        ),
+        (
+            "sent / accepted / refused (503 + 429) / other errors",
+            f"{o['sent']:,} / {o['accepted']:,} / {o['refused']:,} "
+            f"({o['refused_503']:,} + {o['refused_429']:,}) / {o['other_errors']:,}",
+        ),
+        ("share refused", _pct(o["refused_share"])),
+        ("refusals by reason", reasons),
+        (
+            "POST p50 / p95 / p99 of accepted orders",
+            f"{_trio(r, 'orders.overload.post_latency_ms')} ms",
+        ),
+        (f"goal: accepted POST p99 < {_fmt(o['goal_post_p99_ms'])} ms", goal),
+        (
+            "POST-to-email p50 / p95 / p99 of accepted orders",
+            f"{_trio(r, 'orders.overload.e2e_latency_ms')} ms "
+            f"({o['emails_seen']:,} of {o['emails_expected']:,} emails)",
+        ),
+        (
+            "audit of its accepted orders: confirmed / declined / failed / lost / unverified",
+            " / ".join(
+                _fmt(_get(r, f"orders.overload.audit.{key}"))
+                for key in ("confirmed", "declined", "failed", "lost", "unverified")
+            ),
+        ),
+        ("emails to refused orders (must be 0)", _fmt(o.get("emails_for_refused"))),
+    ]
+    if o.get("error_samples"):
+        rows.append(("other errors, samples", "; ".join(f"`{e}`" for e in o["error_samples"])))
+    return ["| metric | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+
+
 def summary_markdown(results: dict[str, Any]) -> str:
     """The human summary: headline table, goals, each order step, memory, profile."""
     r = results
@@ -161,6 +217,9 @@ def summary_markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {goal['goal']} | {_fmt(goal['value'])} | {met} |")
     lines += ["", "## Order steps (open loop; latency from the scheduled POST time)", ""]
     lines += _steps(r)
+    if _get(r, "orders.overload") is not None:
+        lines += ["", "## Overload step (offered above capacity: refuse, keep accepted fast)", ""]
+        lines += overload_lines(r)
     lines += ["", "## Memory (MB resident, each process with its children)", ""]
     lines += ["| process | idle | under load | CPU ms per order |", "|---|---|---|---|"]
     per_order = r["cpu"]["ms_per_order_by_process"] or {}

@@ -19,7 +19,7 @@ import psutil
 
 from kafka_restaurants.bench.config import BenchConfig
 from kafka_restaurants.bench.kafka_probe import LagProbe, kafka_roundtrip
-from kafka_restaurants.bench.order_phases import OrderBench, audit
+from kafka_restaurants.bench.order_phases import OrderBench, audit_findings
 from kafka_restaurants.bench.orders_load import Mailbox, OrderDriver, load_menu_choices
 from kafka_restaurants.bench.profiling import record_profiles
 from kafka_restaurants.bench.progress import PhaseProgress
@@ -44,7 +44,7 @@ from kafka_restaurants.bench.search_load import (
 from kafka_restaurants.bench.stats import latency_summary, median, ratio
 from kafka_restaurants.bench.system import BenchSystem, attach_system, start_system
 
-PHASES = 8
+PHASES = 9
 
 
 def _git() -> dict[str, Any]:
@@ -275,6 +275,26 @@ class Run:
                     self._profiler if config.profile else None,
                 )
                 await bench.settle(settle)
+                self.progress.phase(
+                    f"orders: overload at {config.overload_factor:g}x the sustained rate"
+                )
+                # With no rate sustained (a slow or busy box), the highest step that held, else
+                # the first probe's rate, stands in for it; the report says which.
+                held = [s["offered_rate_per_s"] for s in bench.steps if s["sustained"]]
+                base = sustained or max(held, default=float(config.probe_start_rate))
+                first_overload = len(driver.all_orders)
+                overload = await bench.overload(
+                    base,
+                    config.overload_factor,
+                    config.overload_seconds,
+                    config.overload_max_orders,
+                    settle,
+                )
+                overload["base"] = "sustained" if sustained else "stand-in (nothing sustained)"
+                overload_ids = [
+                    o.order_id for o in driver.all_orders[first_overload:] if o.accepted
+                ]
+                await bench.settle(settle)
             finally:
                 bench.stop()
                 await watcher
@@ -286,7 +306,17 @@ class Run:
             self.progress.step(
                 f"checking {len(driver.all_orders)} orders", len(driver.all_orders) / 300
             )
-            result = await audit(api, bank, mailbox, driver.all_orders)
+            findings = await audit_findings(api, bank, mailbox, driver.all_orders)
+            result = findings.result()
+            overload_audit = findings.result(overload_ids)
+            overload["audit"] = {**asdict(overload_audit), "lost": overload_audit.lost}
+            overload["lost"] = overload_audit.lost
+            # Refused means nothing written: no refused order may ever be mailed.
+            overload["emails_for_refused"] = sum(
+                1
+                for o in driver.all_orders[first_overload:]
+                if not o.accepted and mailbox.count(o.email)
+            )
         completed = result.confirmed + result.declined
         headline = next(
             s
@@ -303,6 +333,7 @@ class Run:
             "audit": {**asdict(result), "lost": result.lost},
             "steps": bench.steps,
             "skipped_latency_rates": skipped,
+            "overload": overload,
             "mailbox_polls": mailbox.polls,
         }
         self.results["timeseries"] = [asdict(s) for s in bench.samples]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -158,3 +161,73 @@ def audit_orders(
         duplicate_emails=sum(max(0, emails_per_order.get(o, 0) - 1) for o in statuses),
         emails_for_declined=sum(1 for o in declined + failed if emails_per_order.get(o, 0) > 0),
     )
+
+
+# Answers that refuse an order with nothing written: admission control and the rate limit.
+REFUSED_STATUSES = (503, 429)
+OVERLOAD_GOAL_POST_P99_MS = 1000.0
+
+_REASON = re.compile(r'"reason"\s*:\s*"([^"]{1,64})"')
+
+
+def refusal_reason(status_code: int, body: str) -> str:
+    """The `reason` of a 503/429 body (`in_flight`, `outbox_backlog`, ...), else `http <code>`."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    reason = parsed.get("reason") if isinstance(parsed, dict) else None
+    if not isinstance(reason, str) or not reason:
+        found = _REASON.search(body)
+        reason = found.group(1) if found else None
+    return reason or f"http {status_code}"
+
+
+@dataclass(frozen=True)
+class OverloadAnswer:
+    """One POST of the overload step: its status, the refusal reason, its latencies."""
+
+    status_code: int  # 0 when no answer came (timeout, dropped connection)
+    accepted: bool
+    post_ms: float  # from the scheduled time to the answer
+    reason: str = ""  # for a refusal
+    email_ms: float | None = None  # scheduled time to the confirmation email, if one came
+    expects_email: bool = False  # accepted with a card that succeeds
+
+
+def overload_summary(
+    answers: Sequence[OverloadAnswer],
+    offered_rate: float,
+    base_rate: float,
+    goal_ms: float = OVERLOAD_GOAL_POST_P99_MS,
+) -> dict[str, Any]:
+    """Share refused (503 + 429 over sent, by reason), POST and POST-to-email latency of the
+    accepted orders, and whether their POST p99 stayed under the goal (None: none accepted)."""
+    sent = len(answers)
+    accepted = [a for a in answers if a.accepted]
+    refused = [a for a in answers if not a.accepted and a.status_code in REFUSED_STATUSES]
+    reasons: dict[str, int] = {}
+    for answer in refused:
+        key = answer.reason or f"http {answer.status_code}"
+        reasons[key] = reasons.get(key, 0) + 1
+    post = latency_summary([a.post_ms for a in accepted])
+    emailed = [a.email_ms for a in accepted if a.email_ms is not None]
+    p99 = post["p99"]
+    return {
+        "base_rate_per_s": base_rate,
+        "offered_rate_per_s": offered_rate,
+        "sent": sent,
+        "accepted": len(accepted),
+        "refused": len(refused),
+        "refused_503": sum(1 for a in refused if a.status_code == 503),
+        "refused_429": sum(1 for a in refused if a.status_code == 429),
+        "refused_share": round(len(refused) / sent, 4) if sent else None,
+        "refused_by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "other_errors": sent - len(accepted) - len(refused),
+        "post_latency_ms": post,
+        "e2e_latency_ms": latency_summary(emailed),
+        "emails_expected": sum(1 for a in accepted if a.expects_email),
+        "emails_seen": len(emailed),
+        "goal_post_p99_ms": goal_ms,
+        "goal_met": None if p99 is None else p99 < goal_ms,
+    }

@@ -30,6 +30,10 @@ NUMERIC_KEYS = {
     "orders.lost": False,
     "orders.double_charged": False,
     "orders.duplicate_emails": False,
+    "orders.overload.offered_rate_per_s": True,
+    "orders.overload.sent": True,
+    "orders.overload.refused_share": False,  # the box may take all of 3x: still a number
+    "orders.overload.lost": False,
     "reference.fastapi_rps": True,
     "reference.kafka_roundtrip_msgs_per_s": True,
     "memory_mb.total_idle": True,
@@ -96,6 +100,11 @@ def test_quick_bench_audit_found_no_loss(
     assert audit["lost"] == 0 and audit["unverified"] == 0, audit
     assert audit["double_charged"] == 0, audit
     assert audit["duplicate_emails"] == 0 and audit["emails_for_declined"] == 0, audit
+    # The overload step's accepted orders are in that audit, and none of them was lost.
+    overload = json.loads((results_dir / "latest.json").read_text())["orders"]["overload"]
+    assert overload["audit"]["accepted"] == overload["accepted"], overload["audit"]
+    assert overload["lost"] == 0 and overload["audit"]["double_charged"] == 0, overload["audit"]
+    assert overload["emails_for_refused"] == 0, "a refused order was mailed: it was half-written"
 
 
 @pytest.mark.timeout(450)
@@ -106,6 +115,7 @@ def test_quick_bench_writes_summary_copies_and_stops_its_system(
     assert finished.returncode == 0, finished.stderr[-4000:]
     summary = (results_dir / "latest.md").read_text()
     assert "| metric | value |" in summary and "## Goals" in summary
+    assert "## Overload step" in summary and "share refused" in summary
     assert len(list(results_dir.glob("bench-*.json"))) == 1
     assert len(list(results_dir.glob("bench-*.md"))) == 1
     if importlib.util.find_spec("matplotlib") is not None:
