@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     bank_timeout_seconds: float = Field(default=30.0, ge=0.0, alias="BANK_TIMEOUT_SECONDS")
     bank_transient_failures: int = Field(default=2, ge=0, alias="BANK_TRANSIENT_FAILURES")
 
+    # Deliveries of one consumed message before a transient failure gives up: the payment
+    # service then ends the order `failed` (when the bank shows no charge) and every consumer
+    # dead-letters the message. With the 0.2 s..30 s backoff, 12 attempts retry for 1-2 minutes.
+    max_delivery_attempts: int = Field(default=12, ge=1, alias="MAX_DELIVERY_ATTEMPTS")
+
     # `restaurants up` restarts a process that exits, unless it needed MAX_RESTARTS restarts
     # within the last RESTART_WINDOW_SECONDS already: then it is crash-looping and up gives up.
     max_restarts: int = Field(default=5, ge=0, alias="MAX_RESTARTS")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from kafka_restaurants.events import InvalidEvent, OrderConfirmed, OrderDeclined, decode
+from kafka_restaurants.messaging.consumer import delivery
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outgoing, Retry
 from kafka_restaurants.messaging.settlement import settle_batch
 from kafka_restaurants.observability.kafka import MessageSpans
@@ -79,3 +81,35 @@ def test_a_dead_letter_names_bad_fields_not_their_values_in_headers_log_and_span
     assert span.status.description == why
     for value in ("dana", "Dizengoff", "Falafel"):
         assert value not in str(headers) + str(logged) + str(span.attributes)
+
+
+def test_a_retry_on_the_final_attempt_is_dead_lettered_naming_the_attempts() -> None:
+    last = replace(message(0, 4), attempt=8, final_attempt=True)
+    plan = settle_batch([last, message(0, 5)], [Retry("bank answered 503"), Done()], "g", no_trace)
+    assert plan.retries == []
+    assert [(tp.partition, tp.offset) for tp in plan.offsets] == [(0, 6)]
+    [(topic, key, value, headers)] = plan.records
+    assert (topic, key, value) == ("order.DLQ", b"k", b"v")
+    assert dict(headers)["dlq.error"] == b"gave up after 8 attempts: bank answered 503"
+
+
+def test_a_retry_before_the_final_attempt_is_still_retried() -> None:
+    early = replace(message(0, 4), attempt=7, final_attempt=False)
+    plan = settle_batch([early], [Retry("bank answered 503")], "g", no_trace)
+    assert [(m.offset, why) for m, why in plan.retries] == [(4, "bank answered 503")]
+    assert plan.offsets == [] and plan.records == []
+
+
+def test_a_dead_letter_produces_its_outputs_beside_the_parked_message() -> None:
+    failed = OrderDeclined(order_id="o-1", decline_code="payment_failed", reason="not charged")
+    outcome = DeadLetter("gave up", outputs=(Outgoing("order_declined", failed),))
+    plan = settle_batch([message(0, 2)], [outcome], "g", no_trace)
+    assert [record[0] for record in plan.records] == ["order_declined", "order.DLQ"]
+    assert decode(plan.records[0][2], plan.records[0][3], OrderDeclined) == failed
+    assert [(tp.partition, tp.offset) for tp in plan.offsets] == [(0, 3)]
+
+
+def test_the_loop_marks_the_delivery_that_reaches_the_limit_as_final() -> None:
+    assert [delivery(message(0, 1), n, 3).final_attempt for n in (1, 2, 3)] == [False, False, True]
+    assert delivery(message(0, 1), 2, 3).attempt == 2
+    assert delivery(message(0, 1), 1, 1).final_attempt  # a limit of one: never retried

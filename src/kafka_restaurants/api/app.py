@@ -155,7 +155,10 @@ def order_status_consumer(settings: Settings, sessions: sessionmaker[Session]) -
     """The consumer that keeps order statuses in step with payment results."""
     return EventConsumer(
         ConsumerSettings(
-            settings.bootstrap_servers, group_id=order_status.GROUP_ID, topics=order_status.TOPICS
+            settings.bootstrap_servers,
+            group_id=order_status.GROUP_ID,
+            topics=order_status.TOPICS,
+            max_attempts=settings.max_delivery_attempts,
         ),
         order_status.OrderStatusHandler(sessions),
     )

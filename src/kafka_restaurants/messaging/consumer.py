@@ -3,8 +3,10 @@
 A handler gets a batch of messages and answers one Outcome per message. `settlement.py` turns
 the outcomes into records to produce and offsets to commit; the loop carries that out and
 pauses a partition at a retried message until its backoff has passed. Other partitions keep
-flowing. In transactional mode, outputs, dead letters and offsets commit in one Kafka
-transaction; otherwise offsets commit only after every produced record is acknowledged.
+flowing. Each message gets at most `max_attempts` deliveries: the handler sees which attempt it
+has (`Incoming.attempt`, `final_attempt`), and a Retry on the final one is dead-lettered. In
+transactional mode, outputs, dead letters and offsets commit in one Kafka transaction;
+otherwise offsets commit only after every produced record is acknowledged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -30,6 +32,7 @@ from kafka_restaurants.messaging.settlement import (
     Headers,
     PartitionKey,
     Record,
+    gave_up,
     settle_batch,
 )
 from kafka_restaurants.observability.kafka import (
@@ -72,6 +75,10 @@ class ConsumerSettings:
     poll_timeout: float = 0.2
     backoff_base: float = 0.2
     backoff_cap: float = 30.0
+    # Deliveries of one message before a Retry becomes a dead letter (MAX_DELIVERY_ATTEMPTS).
+    # Counted per process: a restart or rebalance starts the count again, which only delays
+    # the end, never drops a message.
+    max_attempts: int = 12
     # librdkafka can block past its own timeouts when the broker it cached as coordinator comes
     # back as a new incarnation (seen with a single broker killed and restarted). A commit that
     # takes longer than this is treated as stuck for good.
@@ -99,6 +106,11 @@ def to_incoming(message: Message) -> Incoming:
             for name, value in raw_headers
         ],
     )
+
+
+def delivery(incoming: Incoming, attempt: int, max_attempts: int) -> Incoming:
+    """`incoming` as its `attempt`-th delivery (1-based) under a limit of `max_attempts`."""
+    return replace(incoming, attempt=attempt, final_attempt=attempt >= max_attempts)
 
 
 class EventConsumer:
@@ -181,9 +193,10 @@ class EventConsumer:
                 if batch:
                     started = time.perf_counter()
                     self._spans = MessageSpans(batch, s.group_id)
-                    outcomes = await self.handler(batch)
-                    if len(outcomes) != len(batch):
+                    answered = await self.handler(batch)
+                    if len(answered) != len(batch):
                         raise RuntimeError("handler must answer one outcome per message")
+                    outcomes = [gave_up(m, o) for m, o in zip(batch, answered, strict=True)]
                     self._settle(batch, outcomes)
                     self._spans.finish(batch, outcomes)
                     BATCH_SECONDS.labels(s.group_id).observe(time.perf_counter() - started)
@@ -221,8 +234,12 @@ class EventConsumer:
             paused = self._paused.get((incoming.topic, incoming.partition))
             if paused is not None and incoming.offset >= paused.offset:
                 continue  # fetched before the pause; it will come again after the backoff
-            batch.append(incoming)
+            batch.append(self._with_attempt(incoming))
         return batch
+
+    def _with_attempt(self, incoming: Incoming) -> Incoming:
+        retried = self._attempts.get((incoming.topic, incoming.partition, incoming.offset), 0)
+        return delivery(incoming, retried + 1, self.settings.max_attempts)
 
     def _resume_due(self) -> None:
         now = time.monotonic()
@@ -235,6 +252,9 @@ class EventConsumer:
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._paused.pop((tp.topic, tp.partition), None)
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        for key in [key for key in self._attempts if key[:2] in gone]:
+            del self._attempts[key]
 
     def _on_client_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:

@@ -20,6 +20,10 @@ class Incoming:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+    # Which delivery of this message this is (1 = first), and whether the loop will give up
+    # on it if the handler answers Retry again: a handler can settle it some other way.
+    attempt: int = 1
+    final_attempt: bool = False
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -45,16 +49,24 @@ class Done:
 
 @dataclass(frozen=True)
 class Retry:
-    """A transient failure: keep the message and try it again after a backoff."""
+    """A transient failure: keep the message and try it again after a backoff.
+
+    On the message's final attempt the loop dead-letters it instead (the retry limit).
+    """
 
     reason: str
 
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """The message can never be handled: park it in the dead-letter topic and move on."""
+    """The message cannot be handled: park it in the dead-letter topic and move on.
+
+    `outputs` are produced with it (in the same transaction when the loop is transactional),
+    for a handler that gives up on a message but still owes the world a result.
+    """
 
     reason: str
+    outputs: tuple[Outgoing, ...] = ()
 
 
 Outcome = Done | Retry | DeadLetter

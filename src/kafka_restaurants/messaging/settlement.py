@@ -3,8 +3,10 @@ commit, which messages to retry. Pure bookkeeping over the handler's outcomes; t
 loop (`consumer.py`) carries the plan out.
 
 Per partition and in offset order: the outputs of the messages before the first `Retry` are
-produced, `DeadLetter` messages go to the topic's `.DLQ` with headers saying why, and the
-offset to commit is the one after the last message moved past.
+produced, `DeadLetter` messages go to the topic's `.DLQ` with headers saying why (and their
+outputs, if any, are produced too), and the offset to commit is the one after the last message
+moved past. A `Retry` on a message's final attempt is a `DeadLetter` naming the attempts: retries
+are bounded, a partition is never blocked for ever.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from prometheus_client import Counter
 
 from kafka_restaurants.events.codec import encode
 from kafka_restaurants.events.topics import dead_letter_topic
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.outcomes import DeadLetter, Incoming, Outcome, Retry
 from kafka_restaurants.observability.kafka import reason_category
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,13 @@ def dead_letter_headers(incoming: Incoming, reason: str, group_id: str) -> Heade
     ]
 
 
+def gave_up(incoming: Incoming, outcome: Outcome) -> Outcome:
+    """`outcome`, except that a Retry on the message's final attempt becomes a DeadLetter."""
+    if isinstance(outcome, Retry) and incoming.final_attempt:
+        return DeadLetter(f"gave up after {incoming.attempt} attempts: {outcome.reason}")
+    return outcome
+
+
 def settle_batch(
     batch: list[Incoming],
     outcomes: list[Outcome],
@@ -83,18 +92,18 @@ def settle_batch(
     for (topic, partition), items in by_partition.items():
         plan.first_offsets[(topic, partition)] = items[0][0].offset
         next_offset: int | None = None
-        for incoming, outcome in items:
+        for incoming, answered in items:
+            outcome = gave_up(incoming, answered)
             if isinstance(outcome, Retry):
                 plan.retries.append((incoming, outcome.reason))
                 break  # later messages of this partition wait for this one
             MESSAGES.labels(group_id, topic, type(outcome).__name__.lower()).inc()
-            if isinstance(outcome, Done):
-                for output in outcome.outputs:
-                    encoded = encode(output.event, traceparent_for(incoming, output.topic))
-                    plan.records.append(
-                        (output.topic, encoded.key, encoded.value, list(encoded.headers))
-                    )
-            elif isinstance(outcome, DeadLetter):
+            for output in outcome.outputs:
+                encoded = encode(output.event, traceparent_for(incoming, output.topic))
+                plan.records.append(
+                    (output.topic, encoded.key, encoded.value, list(encoded.headers))
+                )
+            if isinstance(outcome, DeadLetter):
                 log.warning(
                     "dead-lettering %s[%d]@%d: %s",
                     topic,

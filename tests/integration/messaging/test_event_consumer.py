@@ -128,7 +128,13 @@ def test_retry_waits_on_one_partition_while_the_other_flows(
         partition=1,
     )
     settings = ConsumerSettings(
-        kafka_bootstrap, group, (source,), transactional=True, backoff_base=0.05, backoff_cap=0.2
+        kafka_bootstrap,
+        group,
+        (source,),
+        transactional=True,
+        backoff_base=0.05,
+        backoff_cap=0.2,
+        max_attempts=1000,
     )
     for _ in run_in_thread(EventConsumer(settings, handle)):
         free = consume_all(kafka_bootstrap, output, expected=5)
@@ -141,6 +147,51 @@ def test_retry_waits_on_one_partition_while_the_other_flows(
     keys = [m.key().decode() for m in everything]
     assert sorted(keys) == sorted(["stuck", "after"] + [f"free-{i}" for i in range(5)])
     assert keys.count("stuck") == 1
+
+
+@pytest.mark.parametrize("transactional", [True, False])
+def test_retries_end_at_the_limit_in_the_dead_letter_topic_and_the_partition_moves_on(
+    kafka_bootstrap: str, topics: tuple[str, str], transactional: bool
+) -> None:
+    source, output = topics
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    seen: list[tuple[int, bool]] = []
+    forward = forward_to(output)
+
+    async def handle(batch: list[Incoming]) -> list[Outcome]:
+        outcomes = await forward(batch)
+        for index, message in enumerate(batch):
+            if message.key == b"stuck":
+                seen.append((message.attempt, message.final_attempt))
+                outcomes[index] = Retry("smtp unavailable")
+        return outcomes
+
+    produce(
+        kafka_bootstrap,
+        source,
+        [(b"stuck", declined("stuck"), None), (b"after", declined("after"), None)],
+        partition=0,
+    )
+    settings = ConsumerSettings(
+        kafka_bootstrap,
+        group,
+        (source,),
+        transactional=transactional,
+        backoff_base=0.02,
+        backoff_cap=0.1,
+        max_attempts=4,
+    )
+    for _ in run_in_thread(EventConsumer(settings, handle)):
+        [dead] = consume_all(kafka_bootstrap, f"{source}.DLQ", expected=1)
+        [after] = consume_all(kafka_bootstrap, output, expected=1)
+        wait_for(
+            lambda: committed_offsets(kafka_bootstrap, group, source, 2)[0] == 2,
+            what="both messages committed past",
+        )
+    assert seen == [(1, False), (2, False), (3, False), (4, True)]
+    assert dead.key() == b"stuck" and after.key() == b"after"
+    headers = dict(dead.headers() or [])
+    assert headers["dlq.error"] == b"gave up after 4 attempts: smtp unavailable"
 
 
 def test_transactional_consumer_carries_on_after_the_broker_is_killed(tmp_path: Path) -> None:
