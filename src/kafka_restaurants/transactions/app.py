@@ -25,7 +25,7 @@ from kafka_restaurants.events import (
     OrderPlaced,
 )
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
-from kafka_restaurants.messaging.outcomes import Done, Incoming, Outcome
+from kafka_restaurants.messaging.outcomes import Incoming, Outcome, Retry
 from kafka_restaurants.observability import instrument_httpx, setup_tracing
 from kafka_restaurants.observability.kafka import handling_message
 from kafka_restaurants.observability.tracing import tracer
@@ -39,6 +39,7 @@ from kafka_restaurants.transactions.charging import (
     charge_for_order,
     charge_request,
     dead_letter_for,
+    give_up_on_order,
     read_order,
 )
 
@@ -70,6 +71,7 @@ class TransactionsConfig:
     max_batch: int = 500
     backoff_base: float = 0.2
     backoff_cap: float = 30.0
+    max_attempts: int = 12
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransactionsConfig:
@@ -78,6 +80,7 @@ class TransactionsConfig:
             bootstrap_servers=settings.bootstrap_servers,
             bank_url=settings.bank_base_url,
             concurrency=settings.transactions_concurrency,
+            max_attempts=settings.max_delivery_attempts,
         )
 
     def consumer_settings(self) -> ConsumerSettings:
@@ -91,6 +94,7 @@ class TransactionsConfig:
             max_batch=self.max_batch,
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
+            max_attempts=self.max_attempts,
         )
 
 
@@ -121,6 +125,9 @@ def order_handler(
                     if call.is_valid:
                         trace.get_current_span().add_link(call)
                     outcome = charge_for_order(order, answer, outputs)
+                if isinstance(outcome, Retry) and batch[index].final_attempt:
+                    outcome = await _give_up(bank, batch[index], order, answer, outputs)
+                with handling_message(batch[index]):
                     _record(order.order_id, outcome)
                 outcomes[index] = outcome
 
@@ -129,6 +136,21 @@ def order_handler(
         return [outcome for outcome in outcomes if outcome is not None]
 
     return handle
+
+
+async def _give_up(
+    bank: BankClient,
+    message: Incoming,
+    order: OrderPlaced,
+    answer: BankAnswer,
+    outputs: OutputTopics,
+) -> Outcome:
+    """The last attempt failed too: ask the bank what it did with the order, then end it."""
+    with handling_message(message):
+        found = await bank.charges_for(order.order_id)
+        outcome = give_up_on_order(order, answer, found, message.attempt, outputs)
+        log.warning("order %s: giving up after %d attempts", order.order_id, message.attempt)
+        return outcome
 
 
 async def _charge_together(
@@ -149,7 +171,7 @@ async def _charge_together(
 
 
 def _record(order_id: str, outcome: Outcome) -> None:
-    if not isinstance(outcome, Done):
+    if isinstance(outcome, Retry):
         return  # the consumer loop logs retries and dead letters
     for output in outcome.outputs:
         event = output.event

@@ -15,6 +15,7 @@ from kafka_restaurants.transactions.charging import (
     BankAnswer,
     BankUnreachable,
     ChargeRequest,
+    ChargesFound,
     batch_answers,
     batch_requests,
 )
@@ -65,6 +66,19 @@ class BankClient:
             BANK_SECONDS.observe(time.perf_counter() - started)
         BANK_CALLS.labels(str(response.status_code)).inc()
         return batch_answers(response.status_code, _json_object(response), len(requests))
+
+    async def charges_for(self, reference: str) -> ChargesFound | None:
+        """GET /v1/charges?reference=...: the bank's charges for one order, None if it won't say."""
+        try:
+            response = await self._http.get("/v1/charges", params={"reference": reference})
+        except httpx.HTTPError as exc:
+            log.warning("charge lookup for %s failed: %s", reference, type(exc).__name__)
+            return None
+        charges = _json_object(response).get("charges")
+        if response.status_code != 200 or not isinstance(charges, list):
+            log.warning("charge lookup for %s answered %d", reference, response.status_code)
+            return None
+        return ChargesFound(tuple(c for c in charges if isinstance(c, dict)))
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

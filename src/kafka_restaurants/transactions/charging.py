@@ -4,6 +4,11 @@ Each `OrderPlaced` ends in exactly one visible outcome: `OrderConfirmed` when th
 the card, `OrderDeclined` when it declined it or refused the request for good. Transient bank
 trouble is a `Retry` (safe: the charge's Idempotency-Key is the order id, so the bank never
 charges twice), and a message that is not a valid `OrderPlaced` is a `DeadLetter`.
+
+Retries are bounded: when the bank still fails on an order's final attempt, the bank's own
+record of charges for the order decides (`give_up_on_order`). The order ends `failed` only when
+that record shows no charge and nothing can still be in flight; otherwise it stays pending for
+reconciliation, so "You were not charged" is never said of a charged card.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ DECLINE_REASONS: dict[str, str] = {
     "stolen_card": "The card was declined.",
 }
 GENERIC_DECLINE_REASON = "The card was declined."
+# What the customer reads when we gave up on the bank and it shows no charge for the order.
+NOT_PROCESSED_REASON = "We couldn't process your payment. You were not charged."
 
 # Answers that say "not now": the same request may well succeed later.
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
@@ -109,6 +116,13 @@ class BankBatchFailed:
 
 
 BankAnswer = BankReply | BankUnreachable | BankBatchFailed
+
+
+@dataclass(frozen=True)
+class ChargesFound:
+    """The bank's record of charges for one reference (GET /v1/charges?reference=...)."""
+
+    charges: tuple[Mapping[str, Any], ...]
 
 
 def batch_answers(status_code: int, body: Mapping[str, Any], count: int) -> list[BankAnswer]:
@@ -201,6 +215,46 @@ def _settled_charge(order: OrderPlaced, body: Mapping[str, Any], topics: OutputT
     # A 2xx we cannot read: the charge's fate is unknown, and asking again with the same
     # Idempotency-Key is safe, so ask again rather than guess.
     return Retry(f"unreadable bank answer: status={status!r} charge_id={charge_id!r}")
+
+
+def give_up_on_order(
+    order: OrderPlaced,
+    last: BankAnswer,
+    found: ChargesFound | None,
+    attempts: int,
+    topics: OutputTopics | None = None,
+) -> Outcome:
+    """How an order ends when its final charge attempt failed too (`last`), given what the
+    bank's charges for it show (`found`, None when the bank could not say either).
+
+    A charge the bank holds settles the order as that charge did. With no charge, the order
+    fails (and its message is dead-lettered) only if the last attempt got an answer: a call
+    that timed out may still be running at the bank, and an unanswered lookup proves nothing.
+    Those orders stay pending and their messages are dead-lettered for reconciliation.
+    """
+    topics = topics or OutputTopics()
+    gave_up = f"gave up after {attempts} attempts ({_answer_text(last)})"
+    if found is None:
+        return DeadLetter(f"{gave_up}; the charge lookup failed too, left for reconciliation")
+    for charge in found.charges:
+        settled = _settled_charge(order, charge, topics)
+        if isinstance(settled, Done):
+            return settled
+    if isinstance(last, BankUnreachable):
+        return DeadLetter(f"{gave_up}; the last call may still be running, left for reconciliation")
+    failed = OrderDeclined(
+        order_id=order.order_id, decline_code=PAYMENT_FAILED, reason=NOT_PROCESSED_REASON
+    )
+    return DeadLetter(
+        f"{gave_up}; the bank has no charge for the order, so it failed",
+        outputs=(Outgoing(topics.declined, failed),),
+    )
+
+
+def _answer_text(answer: BankAnswer) -> str:
+    if isinstance(answer, BankReply):
+        return f"bank answered {answer.status_code}: {_error_text(answer.body)}"
+    return answer.reason
 
 
 def _declined(order: OrderPlaced, code: str, reason: str, topics: OutputTopics) -> Done:

@@ -163,6 +163,8 @@ def service_config(
         "outputs": topics.outputs,
         "backoff_base": 0.05,
         "backoff_cap": 0.5,
+        # Retries effectively unbounded unless a test is about the limit.
+        "max_attempts": 1000,
         **changes,
     }
     return TransactionsConfig(**values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 
@@ -172,3 +173,32 @@ async def test_client_sends_the_key_and_reads_a_body_that_is_not_json() -> None:
     [charge] = json.loads(request.content)["charges"]
     assert charge["idempotency_key"] == "ord_123"
     assert charge["reference"] == "ord_123"
+
+
+def test_final_attempt_looks_the_charge_up_and_fails_an_uncharged_order() -> None:
+    lookups: list[str] = []
+
+    async def bank(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            assert request.url.path == "/v1/charges"
+            lookups.append(request.url.params["reference"])
+            return httpx.Response(200, json={"charges": []})
+        return httpx.Response(503, json={"error": "processing_error"})
+
+    async def run(batch: list[Incoming]) -> list[Outcome]:
+        async with BankClient("http://bank.test", transport=httpx.MockTransport(bank)) as client:
+            return await order_handler(client, TOPICS)(batch)
+
+    early, last = (
+        message("flaky-1", 0),
+        replace(message("flaky-2", 1), attempt=5, final_attempt=True),
+    )
+    retried, failed = asyncio.run(run([early, last]))
+    assert isinstance(retried, Retry)
+    assert lookups == ["flaky-2"]  # only the final attempt asks the bank what it did
+    assert isinstance(failed, DeadLetter) and "gave up after 5 attempts" in failed.reason
+    [output] = failed.outputs
+    assert output.topic == "d"
+    assert isinstance(output.event, OrderDeclined)
+    assert output.event.decline_code == "payment_failed"
+    assert output.event.reason == "We couldn't process your payment. You were not charged."
