@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     # dead-letters the message. With the 0.2 s..30 s backoff, 12 attempts retry for 1-2 minutes.
     max_delivery_attempts: int = Field(default=12, ge=1, alias="MAX_DELIVERY_ATTEMPTS")
 
+    # The api's reconciler settles orders still pending this long after their event was
+    # published, by asking the bank for the order's charges; it looks every interval seconds
+    # (0 turns it off). Keep the age well above the payment service's retry window.
+    reconcile_after_seconds: float = Field(default=900.0, gt=0, alias="RECONCILE_AFTER_SECONDS")
+    reconcile_interval_seconds: float = Field(
+        default=60.0, ge=0, alias="RECONCILE_INTERVAL_SECONDS"
+    )
+
     # `restaurants up` restarts a process that exits, unless it needed MAX_RESTARTS restarts
     # within the last RESTART_WINDOW_SECONDS already: then it is crash-looping and up gives up.
     max_restarts: int = Field(default=5, ge=0, alias="MAX_RESTARTS")

@@ -24,10 +24,11 @@ from kafka_restaurants.api.admission import (
     count_unpublished,
 )
 from kafka_restaurants.api.background_check import BackgroundCheck
-from kafka_restaurants.api.bank_client import CardTokens
+from kafka_restaurants.api.bank_client import CardTokens, ChargeLookup
 from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.api.outbox import OutboxRelay
 from kafka_restaurants.api.rate_limit import ClientRateLimiter, TrustedProxies
+from kafka_restaurants.api.reconciliation import Reconciler
 from kafka_restaurants.api.routes import catalog, health, orders
 from kafka_restaurants.api.search_index import LiveCatalogIndex, SearchResultCache
 from kafka_restaurants.api.workers import RestartPolicy, SupervisedWorker
@@ -78,6 +79,12 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
                     "order_status", lambda: order_status_consumer(settings, sessions), worker_policy
                 ),
             ]
+            if settings.reconcile_interval_seconds > 0:
+                workers.append(
+                    SupervisedWorker(
+                        "reconciler", lambda: reconciler(settings, sessions), worker_policy
+                    )
+                )
         app.state.workers = workers
         for worker in workers:
             worker.start()
@@ -161,6 +168,16 @@ def order_status_consumer(settings: Settings, sessions: sessionmaker[Session]) -
             max_attempts=settings.max_delivery_attempts,
         ),
         order_status.OrderStatusHandler(sessions),
+    )
+
+
+def reconciler(settings: Settings, sessions: sessionmaker[Session]) -> Reconciler:
+    """The worker that settles orders left pending, by asking the bank for their charges."""
+    return Reconciler(
+        sessions,
+        ChargeLookup(settings.bank_base_url),
+        older_than=settings.reconcile_after_seconds,
+        interval=settings.reconcile_interval_seconds,
     )
 
 

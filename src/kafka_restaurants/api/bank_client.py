@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
 import urllib3
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -112,3 +113,24 @@ def card_errors(body: object) -> list[FieldError]:
             )
         )
     return errors or [FieldError(("body", "card"), "the bank refused this card", "card_invalid")]
+
+
+class ChargeLookup:
+    """The bank's charges for one reference (GET /v1/charges?reference=...), for reconciliation."""
+
+    def __init__(self, bank_url: str, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(base_url=bank_url.rstrip("/"), timeout=timeout)
+
+    def charges_for(self, reference: str) -> list[dict[str, object]] | None:
+        """The charges the bank holds for `reference`; None when the bank does not answer."""
+        try:
+            response = self._http.get("/v1/charges", params={"reference": reference})
+            charges = response.json().get("charges") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        if not isinstance(charges, list):
+            return None
+        return [charge for charge in charges if isinstance(charge, dict)]
+
+    def close(self) -> None:
+        self._http.close()

@@ -62,7 +62,14 @@ def test_two_api_processes_serve_and_stop(tmp_path: Path, background_workers: bo
         assert {r["name"] for r in found} == {"Amore Mio", "pizza Makpiza", "Cafe Italia"}
         # Whichever process answers, its own workers run (Kafka is unreachable: no death).
         expected = (
-            {"status": "ok", "workers": {"outbox_relay": "running", "order_status": "running"}}
+            {
+                "status": "ok",
+                "workers": {
+                    "outbox_relay": "running",
+                    "order_status": "running",
+                    "reconciler": "running",
+                },
+            }
             if background_workers
             else {"status": "ok"}
         )

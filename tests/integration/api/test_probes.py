@@ -34,7 +34,11 @@ def test_ready_while_kafka_is_unreachable(database_url: str) -> None:
         assert body["informational"] == ["kafka"]
         health = api.get("/healthz")
         assert health.status_code == 200
-        assert health.json()["workers"] == {"outbox_relay": "running", "order_status": "running"}
+        assert health.json()["workers"] == {
+            "outbox_relay": "running",
+            "order_status": "running",
+            "reconciler": "running",
+        }
         assert api.get("/health").json() == {"status": "ok"}
 
 

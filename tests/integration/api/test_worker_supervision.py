@@ -99,7 +99,11 @@ def test_a_dead_worker_is_restarted_and_reported(
         assert health.status_code == 200
         assert health.json() == {
             "status": "ok",
-            "workers": {"outbox_relay": "running", "order_status": "running"},
+            "workers": {
+                "outbox_relay": "running",
+                "order_status": "running",
+                "reconciler": "running",
+            },
         }
         assert api.get("/readyz").status_code == 200
 
@@ -123,10 +127,18 @@ def test_a_worker_that_keeps_dying_fails_liveness(
     policy = RestartPolicy(limit=2, pause=lambda _recent: 0.0, on_give_up=given_up.append)
     with TestClient(create_app_for_test(tmp_path, policy)) as api:
         wait_for(lambda: api.get("/healthz").status_code == 503, what="/healthz to fail")
+        wait_for(
+            lambda: api.get("/healthz").json()["workers"]["reconciler"] == "running",
+            what="the other workers running",
+        )
         body = api.get("/healthz").json()
         assert body == {
             "status": "failed",
-            "workers": {"outbox_relay": "running", "order_status": "failed"},
+            "workers": {
+                "outbox_relay": "running",
+                "order_status": "failed",
+                "reconciler": "running",
+            },
             "detail": "order_status died (RuntimeError) and is not coming back",
         }
         assert metric(api, "api_worker_up", "order_status") == 0
