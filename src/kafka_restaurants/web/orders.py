@@ -46,6 +46,20 @@ def decline_explanation(decline_code: str | None, decline_reason: str | None) ->
     return "The payment was declined."
 
 
+FAILED_EXPLANATION = (
+    "We couldn't complete this order because of a problem on our side. "
+    "You haven't been charged; please try again later."
+)
+
+
+def failure_explanation(decline_reason: str | None) -> str:
+    """Why an order failed on our side: the api's reason when it gives one."""
+    reason = (decline_reason or "").strip()
+    if not reason:
+        return FAILED_EXPLANATION
+    return reason[0].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+
+
 def valid_order_id(order_id: str) -> bool:
     """True when the text could be an order id (keeps odd paths away from the api)."""
     return bool(_ORDER_ID_RE.match(order_id))

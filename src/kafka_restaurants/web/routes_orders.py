@@ -7,7 +7,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kafka_restaurants.web.api_client import ApiNotFound, ApiUnavailable, Order
 from kafka_restaurants.web.cart import cart_from_order
-from kafka_restaurants.web.orders import decline_explanation, is_terminal, valid_order_id
+from kafka_restaurants.web.orders import (
+    decline_explanation,
+    failure_explanation,
+    is_terminal,
+    valid_order_id,
+)
 from kafka_restaurants.web.pages import api, checked_form, render, save_cart
 
 # htmx stops an `every` poll when the answer is 286; 204 means "nothing new, keep polling".
@@ -22,6 +27,9 @@ def _order_context(order: Order) -> dict[str, object]:
         "terminal": is_terminal(order.status),
         "decline_explanation": decline_explanation(order.decline_code, order.decline_reason)
         if order.status == "declined"
+        else "",
+        "failure_explanation": failure_explanation(order.decline_reason)
+        if order.status == "failed"
         else "",
     }
 

@@ -344,6 +344,19 @@ def test_declined_order_puts_its_items_back_in_the_cart_for_another_card(
     assert "Place order" in checkout and CARD not in checkout  # the card is typed again
 
 
+def test_a_failed_order_says_why_in_the_apis_words(client: TestClient, fake_api: FakeApi) -> None:
+    add_to_cart(client, 1, 101)
+    client.post("/checkout", data=checkout_data(client))
+    reason = "We couldn't process your payment. You were not charged."
+    fake_api.orders["order-1"].update(
+        status="failed", decline_code="payment_failed", decline_reason=reason
+    )
+    page = client.get("/orders/order-1").text
+    assert "Failed" in page and reason.replace("'", "&#39;") in page
+    fake_api.orders["order-1"]["decline_reason"] = None
+    assert "problem on our side" in client.get("/orders/order-1").text
+
+
 def test_retry_is_offered_only_for_declined_orders(client: TestClient, fake_api: FakeApi) -> None:
     add_to_cart(client, 1, 101)
     client.post("/checkout", data=checkout_data(client))
