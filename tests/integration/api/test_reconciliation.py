@@ -196,3 +196,28 @@ def _charge_of(database_url: str, order_id: str) -> tuple[str, int, str]:
         token, amount, currency = session.execute(query).one()
     engine.dispose()
     return str(token), int(amount), str(currency)
+
+
+def test_the_api_runs_the_reconciler_as_a_supervised_worker(
+    api_db: str, kafka_bootstrap: str, bank: Bank, topics: Topics
+) -> None:
+    server = bank.up()
+    values = {
+        "DATABASE_URL": api_db,
+        "BOOTSTRAP_SVR": kafka_bootstrap,
+        "BANK_URL": server.url,
+        "API_WORKERS": "false",
+        "RECONCILE_AFTER_SECONDS": "60",
+        "RECONCILE_INTERVAL_SECONDS": "0.2",
+    }
+    with TestClient(create_app(Settings.model_validate(values))) as api:
+        order_id = place(api, "ok")
+    # Its event went out an hour ago and nothing came back (say it was dead-lettered).
+    publish_to(kafka_bootstrap, api_db, topics.orders, datetime.now(UTC) - timedelta(hours=1))
+    with TestClient(create_app(Settings.model_validate({**values, "API_WORKERS": "true"}))) as api:
+        wait_for(
+            lambda: api.get(f"/orders/{order_id}").json()["status"] == "failed",
+            what="the reconciler to settle the order",
+        )
+        assert api.get("/healthz").json()["workers"]["reconciler"] == "running"
+    assert server.charges(order_id) == []
