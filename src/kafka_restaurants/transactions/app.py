@@ -120,16 +120,23 @@ def order_handler(
         async def settle(part: list[tuple[int, OrderPlaced, SpanContext]]) -> None:
             async with in_flight:
                 answers, call = await _charge_together(bank, part)
+            giving_up = []
             for (index, order, _), answer in zip(part, answers, strict=True):
                 with handling_message(batch[index]):  # the order's span and log context
                     if call.is_valid:
                         trace.get_current_span().add_link(call)
-                    outcome = charge_for_order(order, answer, outputs)
-                if isinstance(outcome, Retry) and batch[index].final_attempt:
-                    outcome = await _give_up(bank, batch[index], order, answer, outputs)
+                    outcomes[index] = charge_for_order(order, answer, outputs)
+                if isinstance(outcomes[index], Retry) and batch[index].final_attempt:
+                    giving_up.append(give_up(index, order, answer))
+            # Lookups of the part's final attempts at once: a hung bank costs one timeout.
+            await asyncio.gather(*giving_up)
+            for index, order, _ in part:
                 with handling_message(batch[index]):
-                    _record(order.order_id, outcome)
-                outcomes[index] = outcome
+                    _record(order.order_id, outcomes[index])
+
+        async def give_up(index: int, order: OrderPlaced, answer: BankAnswer) -> None:
+            async with in_flight:
+                outcomes[index] = await _give_up(bank, batch[index], order, answer, outputs)
 
         parts = [orders[start : start + chunk] for start in range(0, len(orders), chunk)]
         await asyncio.gather(*(settle(part) for part in parts))
@@ -170,8 +177,8 @@ async def _charge_together(
         return answers, span.get_span_context()
 
 
-def _record(order_id: str, outcome: Outcome) -> None:
-    if isinstance(outcome, Retry):
+def _record(order_id: str, outcome: Outcome | None) -> None:
+    if outcome is None or isinstance(outcome, Retry):
         return  # the consumer loop logs retries and dead letters
     for output in outcome.outputs:
         event = output.event
