@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     # service then ends the order `failed` (when the bank shows no charge) and every consumer
     # dead-letters the message. With the 0.2 s..30 s backoff, 12 attempts retry for 1-2 minutes.
     max_delivery_attempts: int = Field(default=12, ge=1, alias="MAX_DELIVERY_ATTEMPTS")
+    # The mailer waits out SMTP outages far longer: a confirmation it gives up on is a lost
+    # email (until `restaurants dlq replay`), and nothing else waits on it. 150 attempts at the
+    # 30 s backoff cap is about an hour.
+    mailer_max_delivery_attempts: int = Field(
+        default=150, ge=1, alias="MAILER_MAX_DELIVERY_ATTEMPTS"
+    )
 
     # The api's reconciler settles orders still pending this long after their event was
     # published, by asking the bank for the order's charges; it looks every interval seconds

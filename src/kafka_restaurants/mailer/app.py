@@ -84,6 +84,7 @@ def build_mailer(
             transactional=False,
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
+            max_attempts=settings.mailer_max_delivery_attempts,
         ),
         handle,
     )
