@@ -19,7 +19,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +33,7 @@ from kafka_restaurants.api import catalog
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.settings import Settings
 from tests.fixtures.components import free_port, wait_for
+from tests.integration.api.conftest import Item, Place
 
 # Requests per operation in the fuzzing phase. With the coverage phase's boundary values (0, -1,
 # 2**63, empty and NUL strings, missing fields, bodies that are not UTF-8) on top, the whole
@@ -50,34 +51,11 @@ FUZZ_CONFIG = schemathesis.Config.from_dict(
 )
 
 
-@dataclass
-class _Item:
-    name: str
-    price_minor: int = 4000
-    description: str = ""
-    category: str = "Mains"
-    currency: str = "ILS"
-    vegetarian: bool = False
-    available: bool = True
-
-
-@dataclass
-class _Place:
-    name: str
-    style: str
-    vegetarian: bool
-    delivery: bool
-    menu: list[_Item] = field(default_factory=list)
-    description: str = ""
-    neighbourhood: str = "Florentin"
-    opening_hours: str = "Sun-Thu 12:00-23:00"
-
-
 # Ids 1..3 and menu items 1..4 exist, so the coverage phase's small ids reach real rows.
 CATALOG = [
-    _Place("Amore Mio", "Italian", True, True, [_Item("Pizza Margherita", vegetarian=True)]),
-    _Place("Shawarma", "Israeli", False, False, [_Item("Shawarma in pita"), _Item("Hummus")]),
-    _Place("Peking Duck House", "Chinese", True, True, [_Item("Tofu duck", vegetarian=True)]),
+    Place("Amore Mio", "Italian", True, True, [Item("Pizza Margherita", vegetarian=True)]),
+    Place("Shawarma", "Israeli", False, False, [Item("Shawarma in pita"), Item("Hummus")]),
+    Place("Peking Duck House", "Chinese", True, True, [Item("Tofu duck", vegetarian=True)]),
 ]
 
 # Only what a process needs from ours: a DATABASE_URL or BANK_URL set for CI must not leak in.
