@@ -315,18 +315,15 @@ async def audit(
     return findings.result()
 
 
-async def audit_findings(
+async def order_states(
     api: httpx.AsyncClient,
     bank: httpx.AsyncClient,
-    mailbox: Mailbox,
     orders: Sequence[PlacedOrder],
+    statuses: dict[str, str],
+    charges: dict[str, int],
     concurrency: int = 32,
-    patience: float = 120.0,
-) -> AuditFindings:
-    """The per-order answers behind `audit`."""
-    accepted = [o for o in orders if o.accepted]
-    statuses: dict[str, str] = {}
-    charges: dict[str, int] = {}
+) -> None:
+    """Ask the api for the status and the bank for the succeeded charges of each order given."""
     gate = asyncio.Semaphore(concurrency)
 
     async def check(order: PlacedOrder) -> None:
@@ -344,7 +341,22 @@ async def audit_findings(
                 status = UNREACHABLE
             statuses[order.order_id] = status
 
-    await asyncio.gather(*(check(o) for o in accepted))
+    await asyncio.gather(*(check(o) for o in orders))
+
+
+async def audit_findings(
+    api: httpx.AsyncClient,
+    bank: httpx.AsyncClient,
+    mailbox: Mailbox,
+    orders: Sequence[PlacedOrder],
+    concurrency: int = 32,
+    patience: float = 120.0,
+) -> AuditFindings:
+    """The per-order answers behind `audit`."""
+    accepted = [o for o in orders if o.accepted]
+    statuses: dict[str, str] = {}
+    charges: dict[str, int] = {}
+    await order_states(api, bank, accepted, statuses, charges, concurrency)
     # An order still pending gets a little longer before it is called lost.
     deadline = time.time() + patience
     while time.time() < deadline:
@@ -352,7 +364,7 @@ async def audit_findings(
         if not waiting:
             break
         await asyncio.sleep(2.0)
-        await asyncio.gather(*(check(o) for o in waiting))
+        await order_states(api, bank, waiting, statuses, charges, concurrency)
     await mailbox.poll()
     emails = {o.order_id: mailbox.count(o.email) for o in accepted}
     return AuditFindings(statuses, charges, emails)

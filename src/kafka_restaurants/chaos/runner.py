@@ -13,16 +13,15 @@ from typing import Any
 
 import httpx
 
-from kafka_restaurants.bench.order_phases import OrderBench
+from kafka_restaurants.bench.order_phases import OrderBench, order_states
 from kafka_restaurants.bench.orders_load import (
     Mailbox,
     OrderDriver,
     PlacedOrder,
     load_menu_choices,
-    send_retrying,
 )
 from kafka_restaurants.bench.rawhttp import ConnectionPool
-from kafka_restaurants.bench.stats import UNREACHABLE, latency_summary
+from kafka_restaurants.bench.stats import latency_summary
 from kafka_restaurants.bench.system import BenchSystem, _port_pair, start_system
 from kafka_restaurants.chaos.faults import Injected, run_schedule
 from kafka_restaurants.chaos.groups import Members, wait_for_members
@@ -53,34 +52,6 @@ def _consecutive_ports(count: int) -> int:
     if count <= 2:
         return _port_pair()
     raise ValueError("the chaos run needs at most two instances of each consumer")
-
-
-async def order_states(
-    api: httpx.AsyncClient,
-    bank: httpx.AsyncClient,
-    orders: Sequence[PlacedOrder],
-    statuses: dict[str, str],
-    charges: dict[str, int],
-) -> None:
-    """Ask the api for the status and the bank for the succeeded charges of each order given."""
-    gate = asyncio.Semaphore(32)
-
-    async def check(order: PlacedOrder) -> None:
-        async with gate:
-            try:
-                response = await send_retrying(api, "GET", f"/orders/{order.order_id}")
-                status = response.json().get("status", f"http {response.status_code}")
-                listed = await send_retrying(
-                    bank, "GET", "/v1/charges", params={"reference": order.order_id, "limit": 10}
-                )
-                charges[order.order_id] = sum(
-                    1 for c in listed.json()["charges"] if c["status"] == "succeeded"
-                )
-            except (httpx.HTTPError, ValueError, KeyError):
-                status = UNREACHABLE
-            statuses[order.order_id] = status
-
-    await asyncio.gather(*(check(o) for o in orders))
 
 
 async def settle(
