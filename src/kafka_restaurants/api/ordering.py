@@ -9,7 +9,6 @@ times more CPU for the same rows).
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kafka_restaurants.api.bank_client import CardDetails, PaymentToken
 from kafka_restaurants.api.errors import FieldError, OrderRejected
 from kafka_restaurants.api.idempotency import check_same_request, request_fingerprint
+from kafka_restaurants.api.outbox import outbox_row
 from kafka_restaurants.api.schemas import ExpiryMonth, ExpiryYear, RowId
 from kafka_restaurants.api.tables import (
     MenuItem,
@@ -336,17 +336,7 @@ def _order_rows(
         for position, line in enumerate(priced.lines)
     ]
     timeline = {"order_id": order_id, "event": "placed", "at": now}
-    outbox = {
-        "topic": ORDER,
-        "key": order_id,
-        "payload": encoded.value.decode("utf-8"),
-        "headers": json.dumps([[name, value.decode()] for name, value in encoded.headers]),
-        "created_at": now,
-        "published_at": None,
-        "claimed_by": None,
-        "claimed_until": None,
-        "attempts": 0,
-    }
+    outbox = outbox_row(ORDER, order_id, encoded, now)
     return order, lines, timeline, outbox
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Row, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.tables import OutboxRecord
+from kafka_restaurants.events.codec import EncodedEvent
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.producer import Record, RecordPublisher
 
@@ -56,6 +57,21 @@ PUBLISH_LATENCY = Histogram(
     "Time from an order's commit to its event being acknowledged by Kafka",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+
+
+def outbox_row(topic: str, key: str, encoded: EncodedEvent, now: datetime) -> dict[str, Any]:
+    """The outbox row that publishes `encoded` to `topic` once its transaction commits."""
+    return {
+        "topic": topic,
+        "key": key,
+        "payload": encoded.value.decode("utf-8"),
+        "headers": json.dumps([[name, value.decode()] for name, value in encoded.headers]),
+        "created_at": now,
+        "published_at": None,
+        "claimed_by": None,
+        "claimed_until": None,
+        "attempts": 0,
+    }
 
 
 class OutboxRelay:

@@ -13,7 +13,6 @@ backoff) plus consumer lag: a "no charge" answer is final only when no charge is
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.bank_client import ChargeLookup
 from kafka_restaurants.api.order_status import ORDERS_SETTLED
+from kafka_restaurants.api.outbox import outbox_row
 from kafka_restaurants.api.tables import Order, OrderLineRow, OrderTimelineEntry, OutboxRecord
 from kafka_restaurants.events import (
     ORDER,
@@ -156,20 +156,7 @@ def record_verdict(connection: Connection, order_id: str, found: Verdict, now: d
             charge_id=found.charge_id,
         )
         encoded = encode(event)
-        connection.execute(
-            insert(_OUTBOX),
-            {
-                "topic": ORDER_CONFIRM,
-                "key": order_id,
-                "payload": encoded.value.decode("utf-8"),
-                "headers": json.dumps([[name, value.decode()] for name, value in encoded.headers]),
-                "created_at": now,
-                "published_at": None,
-                "claimed_by": None,
-                "claimed_until": None,
-                "attempts": 0,
-            },
-        )
+        connection.execute(insert(_OUTBOX), outbox_row(ORDER_CONFIRM, order_id, encoded, now))
     return True
 
 
