@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +24,7 @@ from prometheus_client import Counter, Gauge
 
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.consumer import exit_process
+from kafka_restaurants.restarts import RestartBudget
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class SupervisedWorker:
         self.restarts = 0
         self._make = make
         self._policy = policy or RestartPolicy()
-        self._deaths: deque[float] = deque()
+        self._budget = RestartBudget(self._policy.limit, self._policy.window, self._policy.clock)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._current: Worker | None = None
@@ -135,11 +135,10 @@ class SupervisedWorker:
             if self._stopping.is_set():
                 return
             self.last_error = error
-            recent = self._recent_deaths()
-            if recent >= self._policy.limit:
+            recent = self._budget.recent()
+            if not self._budget.spend():
                 self._give_up(error)
                 return
-            self._deaths.append(self._policy.clock())
             self._set_state(WorkerState.RESTARTING)
             pause = self._policy.pause(recent)
             log.error(
@@ -155,12 +154,6 @@ class SupervisedWorker:
                 return
             self.restarts += 1
             WORKER_RESTARTS.labels(self.name).inc()
-
-    def _recent_deaths(self) -> int:
-        now = self._policy.clock()
-        while self._deaths and now - self._deaths[0] >= self._policy.window:
-            self._deaths.popleft()
-        return len(self._deaths)
 
     def _give_up(self, error: str) -> None:
         self.last_error = error

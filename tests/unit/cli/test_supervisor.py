@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kafka_restaurants.cli.supervisor import RestartBudget, restart_pause
+from kafka_restaurants.cli.supervisor import restart_pause
+from kafka_restaurants.restarts import RestartBudget
 
 
 class FakeClock:
