@@ -20,8 +20,10 @@ from kafka_restaurants.api.admission import (
     PAYMENT_UNAVAILABLE,
     AdmissionLimits,
     BacklogSampler,
+    OrderAdmission,
     OrderGate,
     count_unpublished,
+    refused_response,
 )
 from kafka_restaurants.api.background_check import BackgroundCheck
 from kafka_restaurants.api.bank_client import CardTokens, ChargeLookup
@@ -140,12 +142,15 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
     async def bank_unavailable(_request: Request, exc: PaymentServiceUnavailable) -> JSONResponse:
         log.warning("order refused, payment service unavailable: %s", exc)
         ORDERS_REFUSED.labels(PAYMENT_UNAVAILABLE.reason).inc()
-        return orders.refused_response(503, PAYMENT_UNAVAILABLE)
+        return refused_response(503, PAYMENT_UNAVAILABLE)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    # Inside the metrics and tracing middleware (a refusal is counted and traced), outside
+    # the routing and body parsing it saves refused orders from.
+    app.add_middleware(OrderAdmission)
     return instrument_app(app, "api")
 
 

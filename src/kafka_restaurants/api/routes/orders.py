@@ -10,11 +10,10 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from kafka_restaurants.api.admission import ORDERS_REFUSED, Refusal, RefusalReason
+from kafka_restaurants.api.admission import OrderRefused
 from kafka_restaurants.api.dependencies import SessionDep
 from kafka_restaurants.api.ordering import PlaceOrderRequest, place_order
 from kafka_restaurants.api.schemas import (
@@ -37,21 +36,7 @@ router = APIRouter(tags=["orders"])
 ORDERS_PLACED = Counter("orders_placed_total", "Orders accepted for payment (202, first time)")
 
 
-class OrderRefused(BaseModel):
-    """Nothing was written: try again after `retry_after_ms` (also Retry-After, in seconds)."""
-
-    detail: str
-    reason: RefusalReason
-    retry_after_ms: int
-
-
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
-_BUSY = {
-    "rate_limited": "You are placing orders too fast; try again in a few seconds.",
-    "in_flight": "We're very busy; try again in a few seconds.",
-    "outbox_backlog": "We're very busy; try again in a few seconds.",
-    "payment_unavailable": "The payment service is unavailable; please try again shortly.",
-}
 
 
 @router.post(
@@ -80,30 +65,18 @@ async def create_order(
     request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
     traceparent: Annotated[str | None, Header(max_length=100)] = None,
-    x_forwarded_for: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    """Accept an order for payment. The same Idempotency-Key never places two orders."""
+    """Accept an order for payment. The same Idempotency-Key never places two orders.
+
+    Rate limit and admission (429/503) are decided before this runs: OrderAdmission.
+    """
     state = request.app.state
-    peer = request.client.host if request.client else None
-    client = state.trusted_proxies.client_key(peer, x_forwarded_for)
-    wait_ms = state.order_rate.take(client) if client is not None else None
-    if wait_ms is not None:
-        ORDERS_REFUSED.labels("rate_limited").inc()
-        return refused_response(429, Refusal("rate_limited", wait_ms))
-    # Decided here on the event loop, before the order waits for a worker thread: a refused
-    # order costs no thread, no database and no bank call.
-    refusal = state.order_gate.enter()
-    if refusal is not None:
-        return refused_response(503, refusal)
-    try:
-        # The OrderPlaced event continues this request's span, so the payment and the email
-        # join the trace the caller (the web replica) started.
-        traceparent = inject_traceparent() or traceparent
-        order, created = await run_in_threadpool(
-            place_order, state.sessions, state.card_tokens, body, idempotency_key, traceparent
-        )
-    finally:
-        state.order_gate.leave()
+    # The OrderPlaced event continues this request's span, so the payment and the email
+    # join the trace the caller (the web replica) started.
+    traceparent = inject_traceparent() or traceparent
+    order, created = await run_in_threadpool(
+        place_order, state.sessions, state.card_tokens, body, idempotency_key, traceparent
+    )
     if created:
         ORDERS_PLACED.inc()
         with order_context(order.order_id):
@@ -121,18 +94,6 @@ async def create_order(
         },
         status_code=202,
         headers={"Location": f"/orders/{order.order_id}"},
-    )
-
-
-def refused_response(status_code: int, refusal: Refusal) -> JSONResponse:
-    """The answer to an order refused with nothing written: when to retry, in body and header."""
-    body = OrderRefused(
-        detail=_BUSY[refusal.reason], reason=refusal.reason, retry_after_ms=refusal.retry_after_ms
-    )
-    return JSONResponse(
-        body.model_dump(),
-        status_code=status_code,
-        headers={"Retry-After": refusal.retry_after_header},
     )
 
 
