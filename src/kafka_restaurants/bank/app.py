@@ -6,34 +6,47 @@ import asyncio
 import json
 import logging
 import random
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import uvicorn
-from fastapi import FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from kafka_restaurants.bank.auth import (
+    PERMISSIONS,
+    BankKeysMissing,
+    Caller,
+    CallerKeys,
+    Permission,
+    caller_keys,
+)
 from kafka_restaurants.bank.cards import CardRejected
 from kafka_restaurants.bank.charging import Fault, FaultInjector
 from kafka_restaurants.bank.schemas import (
     BatchChargeIn,
-    CardIn,
     ChargeBatchIn,
     ChargeBatchOut,
     ChargeIn,
     ChargeList,
     ChargeOut,
     ChargeStatus,
+    FaultsIn,
+    FaultsOut,
     FieldErrorsOut,
     IdempotencyKey,
     MessageOut,
     ProcessingErrorOut,
     ReferenceFilter,
+    TokenIn,
     TokenOut,
 )
 from kafka_restaurants.bank.service import (
@@ -43,6 +56,7 @@ from kafka_restaurants.bank.service import (
     ChargeResult,
     ChargeView,
     IdempotencyKeyReused,
+    TokenTerms,
     TokenView,
     TransientProcessingError,
     UnknownToken,
@@ -100,9 +114,18 @@ _UNREADABLE: dict[int | str, dict[str, Any]] = {
 _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": FieldErrorsOut, "description": "A field is wrong; `detail` says which and why"}
 }
+# Every route but health, readiness and metrics names its caller.
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": MessageOut,
+        "description": "No bearer key, or one the bank does not know (`WWW-Authenticate: Bearer`)",
+    },
+    403: {"model": MessageOut, "description": "The caller's key does not allow this"},
+}
 _CHARGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": ChargeOut, "description": "This Idempotency-Key's stored result, replayed"},
     **_UNREADABLE,
+    **_AUTH,
     404: {"model": FieldErrorsOut, "description": "No card has this token"},
     409: {
         "model": FieldErrorsOut,
@@ -118,6 +141,7 @@ _CHARGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_UNREADABLE,
+    **_AUTH,
     422: {
         "model": FieldErrorsOut,
         "description": "The body or its `charges` list is wrong; nothing was charged. "
@@ -199,18 +223,70 @@ def database_runner(engine: Engine) -> Callable[..., Awaitable[Any]]:
     return run_in_threadpool
 
 
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="callerKey",
+    description="The caller's own key (BANK_API_KEY). api: create tokens, look up charges by "
+    "reference; transactions: charge, look up charges by reference; operator: everything.",
+)
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        401, "a known bearer key is required", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _forbidden(caller: Caller, permission: Permission) -> HTTPException:
+    return HTTPException(403, f"the {caller} key does not allow {permission.value}")
+
+
+def _authenticator(keys: CallerKeys) -> Callable[..., Awaitable[Caller]]:
+    async def authenticated(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> Caller:
+        """The caller whose key the request presents; 401 when there is none or it is unknown."""
+        caller = keys.identify(credentials.credentials if credentials else None)
+        if caller is None:
+            raise _unauthorized()
+        return caller
+
+    return authenticated
+
+
+def _allowed(caller: Caller, permission: Permission) -> Caller:
+    if permission not in PERMISSIONS[caller]:
+        raise _forbidden(caller, permission)
+    return caller
+
+
 def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastAPI:
-    """Build the bank app on `settings.bank_db_url`; pass a seeded `rng` for repeatable faults."""
+    """Build the bank app on `settings.bank_db_url`; pass a seeded `rng` for repeatable faults.
+
+    Raises BankKeysMissing, naming the settings, unless every caller has its own key.
+    """
+    keys = caller_keys(settings)
     engine = create_db_engine(settings.bank_db_url)
-    bank = Bank(engine, transient_failures=settings.bank_transient_failures)
+    bank = Bank(
+        engine,
+        transient_failures=settings.bank_transient_failures,
+        token_ttl=timedelta(seconds=settings.bank_token_ttl_seconds),
+    )
     run_db = database_runner(engine)
-    latency = settings.bank_latency_ms / 1000
     timeout = settings.bank_timeout_seconds
     faults = FaultInjector(
         error_rate=settings.bank_error_rate,
         timeout_rate=settings.bank_timeout_rate,
         rng=rng or random.Random(),
+        latency_ms=settings.bank_latency_ms,
     )
+    authenticated = Depends(_authenticator(keys))
+
+    def require(permission: Permission) -> Any:
+        async def allowed(caller: Caller = authenticated) -> Caller:
+            return _allowed(caller, permission)
+
+        return Depends(allowed)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -239,13 +315,16 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         "/v1/tokens",
         status_code=201,
         response_model=TokenOut,
-        responses={**_UNREADABLE, **_INVALID},
+        responses={**_UNREADABLE, **_AUTH, **_INVALID},
+        dependencies=[require(Permission.CREATE_TOKENS)],
     )
-    async def create_token(card: CardIn) -> Any:
-        """Swap a card for a token; the number and CVC are checked, then forgotten."""
+    async def create_token(card: TokenIn) -> Any:
+        """Swap a card for a token that pays one order (`reference`) at most `max_amount` in
+        `currency`, once, before `expires_at`; the number and CVC are checked, then forgotten."""
+        terms = TokenTerms(card.reference, card.max_amount, card.currency)
         try:
             token = await run_db(
-                bank.tokenize_card, card.number, card.exp_month, card.exp_year, card.cvc
+                bank.tokenize_card, card.number, card.exp_month, card.exp_year, card.cvc, terms
             )
         except CardRejected as rejected:
             detail = [
@@ -255,14 +334,27 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
             return JSONResponse({"detail": detail}, status_code=422)
         return _json_response(201, _TOKEN_JSON.dump_json(token))
 
-    @app.post("/v1/charges", status_code=201, response_model=ChargeOut, responses=_CHARGE_RESPONSES)
+    @app.post(
+        "/v1/charges",
+        status_code=201,
+        response_model=ChargeOut,
+        responses=_CHARGE_RESPONSES,
+        dependencies=[require(Permission.CHARGE)],
+    )
     async def create_charge(
         body: ChargeIn,
         idempotency_key: Annotated[IdempotencyKey, Header(alias=IDEMPOTENCY_HEADER)],
     ) -> Any:
-        """Charge a token once per Idempotency-Key (201), replaying the stored result (200)."""
-        if latency:
-            await asyncio.sleep(latency)
+        """Charge a token once per Idempotency-Key (201), replaying the stored result (200).
+
+        A token pays only the order it was made for: a charge for another reference, another
+        currency or more than its `max_amount`, after it expired, or after another charge used
+        it is declined (`token_reference_mismatch`, `token_currency_mismatch`,
+        `amount_over_token_limit`, `token_expired`, `token_used`) and charges nothing. A retry
+        under the same Idempotency-Key always replays the first answer.
+        """
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
         fault = faults.roll()
         if fault is Fault.ERROR:
             return _processing_error(503, "processing_error", "injected fault: try again")
@@ -286,7 +378,12 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         status = 200 if result.replayed else 201
         return _json_response(status, _CHARGE_JSON.dump_json(result.charge))
 
-    @app.post("/v1/charges/batch", response_model=ChargeBatchOut, responses=_BATCH_RESPONSES)
+    @app.post(
+        "/v1/charges/batch",
+        response_model=ChargeBatchOut,
+        responses=_BATCH_RESPONSES,
+        dependencies=[require(Permission.CHARGE)],
+    )
     async def create_charges(batch: ChargeBatchIn) -> Any:
         """Charge up to 500 charges in one call: `{"charges": [{idempotency_key, token, amount,
         currency, reference}, ...]}` answers `{"results": [{status_code, body}, ...]}`, one per
@@ -295,8 +392,8 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         for the whole call), injected errors to each charge (its own 503).
         """
         charges = read_charges(batch)
-        if latency:
-            await asyncio.sleep(latency)
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
         timed_out, errored = faults.roll_batch(len(charges))
         if timed_out:
             await asyncio.sleep(timeout)
@@ -318,24 +415,75 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
         body = b",".join(item or _charge_item(next(results)) for item in items)
         return _json_response(200, b'{"results":[' + body + b"]}")
 
-    @app.get("/v1/charges", response_model=ChargeList, responses=_INVALID)
+    @app.get("/v1/charges", response_model=ChargeList, responses={**_AUTH, **_INVALID})
     def list_charges(
+        caller: Caller = authenticated,
         reference: ReferenceFilter | None = None,
         status: ChargeStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Any:
-        """Charges, newest first, filtered by reference and/or status."""
+        """Charges, newest first, filtered by reference and/or status. The api and the payment
+        service may look up one reference's charges; only the operator may list them all."""
+        needed = Permission.LIST_CHARGES if reference is None else Permission.LOOK_UP_CHARGES
+        _allowed(caller, needed)
         return {"charges": bank.list_charges(reference=reference, status=status, limit=limit)}
+
+    @app.get(
+        "/admin/faults",
+        response_model=FaultsOut,
+        responses=_AUTH,
+        dependencies=[require(Permission.CONTROL_FAULTS)],
+    )
+    def get_faults() -> Any:
+        """The fault injection charge calls meet now (BANK_* settings until changed)."""
+        return _faults_out(faults)
+
+    @app.put(
+        "/admin/faults",
+        response_model=FaultsOut,
+        responses={**_UNREADABLE, **_AUTH, **_INVALID},
+        dependencies=[require(Permission.CONTROL_FAULTS)],
+    )
+    def set_faults(body: FaultsIn) -> Any:
+        """Change fault injection until changed again or the bank restarts (which goes back
+        to BANK_ERROR_RATE, BANK_TIMEOUT_RATE and BANK_LATENCY_MS)."""
+        faults.error_rate = body.error_rate
+        faults.timeout_rate = body.timeout_rate
+        faults.latency_ms = body.latency_ms
+        log.warning(
+            "fault injection set: error_rate=%s timeout_rate=%s latency_ms=%d",
+            body.error_rate,
+            body.timeout_rate,
+            body.latency_ms,
+        )
+        return _faults_out(faults)
 
     return instrument_app(app, "bank")
 
 
+def _faults_out(faults: FaultInjector) -> FaultsOut:
+    return FaultsOut(
+        error_rate=faults.error_rate,
+        timeout_rate=faults.timeout_rate,
+        latency_ms=faults.latency_ms,
+    )
+
+
 def serve(settings: Settings) -> None:
-    """Migrate the bank's tables, then run the bank's HTTP server until stopped."""
+    """Migrate the bank's tables, then run the bank's HTTP server until stopped.
+
+    Exits with status 2, naming the settings, when a caller key is missing.
+    """
     configure_logging(settings.log_level, settings.log_format, "bank")
+    try:
+        app = create_app(settings)
+    except BankKeysMissing as exc:
+        log.error("the bank cannot start: %s", exc)
+        print(f"bank: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     migrate("bank", settings.bank_db_url)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.bank_port,
         log_level=settings.log_level.lower(),

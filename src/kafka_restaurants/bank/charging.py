@@ -1,4 +1,5 @@
-"""Charge rules: what a charge on a card results in, idempotency fingerprints, injected faults."""
+"""Charge rules: what a charge on a card results in, what a token may pay for, idempotency
+fingerprints, injected faults."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from kafka_restaurants.bank.cards import CardBehaviour
@@ -62,6 +64,8 @@ class FaultInjector:
     error_rate: float
     timeout_rate: float
     rng: random.Random
+    # Added before every charge call; the operator may change all three at run time.
+    latency_ms: int = 0
 
     def roll(self) -> Fault:
         """One draw: errors take the first `error_rate` of [0, 1), timeouts the next slice."""
@@ -83,3 +87,49 @@ class FaultInjector:
         if not self.error_rate:
             return False, [False] * size
         return False, [self.rng.random() < self.error_rate for _ in range(size)]
+
+
+# Why a token cannot pay for a charge: each is a charge declined with this code.
+TOKEN_USED = "token_used"
+TOKEN_EXPIRED = "token_expired"
+TOKEN_REFERENCE_MISMATCH = "token_reference_mismatch"
+TOKEN_CURRENCY_MISMATCH = "token_currency_mismatch"
+AMOUNT_OVER_TOKEN_LIMIT = "amount_over_token_limit"
+
+
+@dataclass(frozen=True)
+class TokenBinding:
+    """What a token may pay for: one reference, up to an amount in one currency, until it
+    expires, once (`used_by` is the Idempotency-Key of the charge that used it)."""
+
+    reference: str
+    max_amount: int
+    currency: str
+    expires_at: datetime
+    used_by: str | None = None
+
+
+def binding_refusal(
+    binding: TokenBinding,
+    key: str,
+    reference: str,
+    amount: int,
+    currency: str,
+    now: datetime,
+) -> str | None:
+    """The decline code when the token cannot pay this charge (under `key`), else None.
+
+    The charge that used the token may ask again under its own key (a retry): only a charge
+    under another key is refused as `token_used`.
+    """
+    if binding.used_by is not None and binding.used_by != key:
+        return TOKEN_USED
+    if now >= binding.expires_at:
+        return TOKEN_EXPIRED
+    if reference != binding.reference:
+        return TOKEN_REFERENCE_MISMATCH
+    if currency != binding.currency:
+        return TOKEN_CURRENCY_MISMATCH
+    if amount > binding.max_amount:
+        return AMOUNT_OVER_TOKEN_LIMIT
+    return None

@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SkipValidation,
     field_validator,
+    model_validator,
 )
 
 from kafka_restaurants.db.storable import STORABLE
@@ -31,19 +33,41 @@ class CardIn(BaseModel):
     cvc: Annotated[str, Field(max_length=10)]
 
 
+# Integer minor units only: strict, so 10.5 or "10" is refused rather than coerced.
+Amount = Annotated[int, Field(strict=True, gt=0, le=10**12)]
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+
+
+class TokenIn(CardIn):
+    """A card to tokenize for one order: the token pays that reference only, at most
+    `max_amount` in `currency`, once, and expires (BANK_TOKEN_TTL_SECONDS)."""
+
+    reference: Reference
+    max_amount: Amount
+    currency: Currency
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
 class TokenOut(BaseModel):
     token: str
     brand: str
     last4: str
     exp_month: int
     exp_year: int
+    reference: str
+    max_amount: int
+    currency: str
+    expires_at: datetime
 
 
 class ChargeIn(BaseModel):
     token: Token
-    # Integer minor units only: strict, so 10.5 or "10" is refused rather than coerced.
-    amount: Annotated[int, Field(strict=True, gt=0, le=10**12)]
-    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+    amount: Amount
+    currency: Currency
     reference: Reference
 
     @field_validator("currency")
@@ -118,3 +142,29 @@ class ProcessingErrorOut(BaseModel):
 
     error: Literal["processing_error", "timeout"]
     message: str
+
+
+class FaultsIn(BaseModel):
+    """Fault injection for charge calls, changed at run time (the chaos suite)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate: Annotated[float, Field(ge=0.0, le=1.0, description="Share answered 503")]
+    timeout_rate: Annotated[
+        float, Field(ge=0.0, le=1.0, description="Share that hang, then answer 504")
+    ]
+    latency_ms: Annotated[
+        int, Field(strict=True, ge=0, le=60_000, description="Added before every charge call")
+    ]
+
+    @model_validator(mode="after")
+    def _rates_fit(self) -> FaultsIn:
+        if self.error_rate + self.timeout_rate > 1.0:
+            raise ValueError("error_rate + timeout_rate must be at most 1")
+        return self
+
+
+class FaultsOut(BaseModel):
+    error_rate: float
+    timeout_rate: float
+    latency_ms: int

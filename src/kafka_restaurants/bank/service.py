@@ -1,4 +1,5 @@
-"""The bank's use cases over its database: tokenize a card, charge a token, list charges.
+"""The bank's use cases over its database: tokenize a card for one order, charge a token,
+list charges.
 
 SQLAlchemy Core with statements built once. Charges are settled in batches (a single charge is a
 batch of one): one transaction reads the batch's stored keys and token behaviours in two
@@ -10,15 +11,22 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, text
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kafka_restaurants.bank.cards import CardBehaviour, VaultedCard, check_card
-from kafka_restaurants.bank.charging import fails_transiently, outcome_for, request_fingerprint
+from kafka_restaurants.bank.charging import (
+    DECLINED,
+    TokenBinding,
+    binding_refusal,
+    fails_transiently,
+    outcome_for,
+    request_fingerprint,
+)
 from kafka_restaurants.bank.tables import ATTEMPTS, CHARGES, TOKENS
 from kafka_restaurants.observability.logs import order_context
 
@@ -73,6 +81,15 @@ ChargeRefusal = UnknownToken | IdempotencyKeyReused | TransientProcessingError
 
 
 @dataclass(frozen=True)
+class TokenTerms:
+    """What a token is made for: one order's reference, and at most this amount."""
+
+    reference: str
+    max_amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class TokenView:
     """A tokenized card as clients see it."""
 
@@ -81,6 +98,10 @@ class TokenView:
     last4: str
     exp_month: int
     exp_year: int
+    reference: str
+    max_amount: int
+    currency: str
+    expires_at: datetime
 
 
 # What a client sees of a charge, plus the fingerprint that tells a replay from a reused key.
@@ -96,10 +117,36 @@ _VIEW_COLUMNS = (
 _SELECT_BY_KEYS = select(
     *_VIEW_COLUMNS, CHARGES.c.idempotency_key, CHARGES.c.request_fingerprint
 ).where(CHARGES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
-_SELECT_BEHAVIOURS = select(TOKENS.c.token, TOKENS.c.behaviour).where(
-    TOKENS.c.token.in_(bindparam("tokens", expanding=True))
+# In token order: on PostgreSQL the rows are locked (FOR UPDATE) in that order, so two batches
+# using the same token take turns and cannot deadlock; SQLite lets one writer in at a time.
+_SELECT_TOKENS = (
+    select(
+        TOKENS.c.token,
+        TOKENS.c.behaviour,
+        TOKENS.c.reference,
+        TOKENS.c.max_amount,
+        TOKENS.c.currency,
+        TOKENS.c.expires_at,
+        TOKENS.c.used_by,
+    )
+    .where(TOKENS.c.token.in_(bindparam("tokens", expanding=True)))
+    .order_by(TOKENS.c.token)
 )
 _INSERT_TOKEN = insert(TOKENS)
+_MARK_USED = (
+    update(TOKENS)
+    .where(TOKENS.c.token == bindparam("used_token"))
+    .values(used_by=bindparam("used_key"))
+)
+DEFAULT_TOKEN_TTL = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class VaultEntry:
+    """What a charge needs to know about its token."""
+
+    behaviour: CardBehaviour
+    binding: TokenBinding
 
 
 def _view(row: Row[Any]) -> ChargeView:
@@ -126,12 +173,16 @@ class Bank:
         engine: Engine,
         transient_failures: int = 2,
         clock: Callable[[], datetime] = _now,
+        token_ttl: timedelta = DEFAULT_TOKEN_TTL,
     ) -> None:
         self._engine = engine
         self._transient_failures = transient_failures
         self._clock = clock
+        self._token_ttl = token_ttl
         # Both dialects spell these upserts ON CONFLICT; the statements are built once.
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        postgres = engine.dialect.name == "postgresql"
+        dialect = postgresql if postgres else sqlite
+        self._select_tokens = _SELECT_TOKENS.with_for_update() if postgres else _SELECT_TOKENS
         # DO NOTHING on the key alone: a racing duplicate inserts nothing and reads the winner.
         self._insert_charges = (
             dialect.insert(CHARGES)
@@ -148,11 +199,23 @@ class Bank:
             .returning(ATTEMPTS.c.attempts)
         )
 
-    def tokenize_card(self, number: str, exp_month: int, exp_year: int, cvc: str) -> TokenView:
-        """Validate a card and store a token for it; raises CardRejected for a bad card."""
-        card: VaultedCard = check_card(number, exp_month, exp_year, cvc, self._clock().date())
+    def tokenize_card(
+        self, number: str, exp_month: int, exp_year: int, cvc: str, terms: TokenTerms
+    ) -> TokenView:
+        """Validate a card and store a token that pays for `terms` only, once, until it
+        expires; raises CardRejected for a bad card."""
+        now = self._clock()
+        card: VaultedCard = check_card(number, exp_month, exp_year, cvc, now.date())
         view = TokenView(
-            f"tok_{secrets.token_hex(12)}", card.brand, card.last4, card.exp_month, card.exp_year
+            token=f"tok_{secrets.token_hex(12)}",
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            reference=terms.reference,
+            max_amount=terms.max_amount,
+            currency=terms.currency,
+            expires_at=now + self._token_ttl,
         )
         with self._engine.begin() as connection:
             connection.execute(
@@ -162,11 +225,22 @@ class Bank:
                     "brand": view.brand,
                     "last4": view.last4,
                     "behaviour": card.behaviour.value,
-                    "created_at": self._clock(),
+                    "created_at": now,
+                    "reference": view.reference,
+                    "max_amount": view.max_amount,
+                    "currency": view.currency,
+                    "expires_at": view.expires_at,
+                    "used_by": None,
                 },
             )
         # DEBUG: a token alone is not an event worth a line per order (its charge gets one).
-        log.debug("tokenized a card (%s ending %s) as %s", view.brand, view.last4, view.token)
+        log.debug(
+            "tokenized a card (%s ending %s) as %s for %r",
+            view.brand,
+            view.last4,
+            view.token,
+            view.reference,
+        )
         return view
 
     def charge_card(self, idempotency_key: str, request: ChargeRequest) -> ChargeResult:
@@ -196,20 +270,29 @@ class Bank:
         ]
         results: list[ChargeResult | ChargeRefusal | None] = [None] * len(charges)
         new: dict[str, tuple[ChargeView, str, str]] = {}  # key -> (charge, fingerprint, token)
+        used: dict[str, str] = {}  # token -> key of the new charge that used it
         with self._engine.begin() as connection:
+            # Tokens first: on PostgreSQL that locks them, so a racing request with the same
+            # key waits here and then finds the winner's charge among the stored keys.
+            tokens = list({request.token for _, request in charges})
+            vault = {
+                row.token: _vault_entry(row)
+                for row in connection.execute(self._select_tokens, {"tokens": tokens})
+            }
             keys = list({key for key, _ in charges})
             stored = {row.idempotency_key: row for row in self._rows_by_key(connection, keys)}
-            tokens = list({request.token for _, request in charges})
-            behaviours: dict[str, str] = {
-                row.token: row.behaviour
-                for row in connection.execute(_SELECT_BEHAVIOURS, {"tokens": tokens})
-            }
+            now = self._clock()
             for index in sorted(range(len(charges)), key=lambda i: charges[i][0]):
                 key, request = charges[index]
                 results[index] = self._batch_charge(
-                    connection, key, fingerprints[index], request, stored, behaviours, new
+                    connection, key, fingerprints[index], request, stored, vault, new, used, now
                 )
             lost = self._insert_new(connection, new)
+            if used:
+                connection.execute(
+                    _MARK_USED,
+                    [{"used_token": token, "used_key": key} for token, key in used.items()],
+                )
             if lost:
                 # Concurrent requests stored these keys first: answer as their replays.
                 winners = {row.idempotency_key: row for row in self._rows_by_key(connection, lost)}
@@ -231,8 +314,10 @@ class Bank:
         fingerprint: str,
         request: ChargeRequest,
         stored: dict[str, Row[Any]],
-        behaviours: dict[str, str],
+        vault: dict[str, VaultEntry],
         new: dict[str, tuple[ChargeView, str, str]],
+        used: dict[str, str],
+        now: datetime,
     ) -> ChargeResult | ChargeRefusal:
         if key in new:  # the same key earlier in this batch
             charge, earlier, _ = new[key]
@@ -241,25 +326,36 @@ class Bank:
             return ChargeResult(charge, replayed=True)
         if key in stored:
             return _replay(stored[key], key, fingerprint)
-        behaviour_name = behaviours.get(request.token)
-        if behaviour_name is None:
+        entry = vault.get(request.token)
+        if entry is None:
             return UnknownToken(request.token)
-        behaviour = CardBehaviour(behaviour_name)
-        if behaviour is CardBehaviour.PROCESSING_ERROR:
-            attempt = int(connection.execute(self._count_attempt, {"key": key}).scalar_one())
-            if fails_transiently(behaviour, attempt, self._transient_failures):
-                with order_context(key):
-                    log.info("charge %r: transient failure on attempt %d", key, attempt)
-                return TransientProcessingError(key)
-        outcome = outcome_for(behaviour)
+        binding = entry.binding
+        if request.token in used:  # an earlier charge of this batch used it
+            binding = replace(binding, used_by=used[request.token])
+        refusal = binding_refusal(
+            binding, key, request.reference, request.amount, request.currency, now
+        )
+        # A refused charge is stored like any decline (a retry replays it); it uses nothing.
+        status, decline_code = DECLINED, refusal
+        if refusal is None:
+            behaviour = entry.behaviour
+            if behaviour is CardBehaviour.PROCESSING_ERROR:
+                attempt = int(connection.execute(self._count_attempt, {"key": key}).scalar_one())
+                if fails_transiently(behaviour, attempt, self._transient_failures):
+                    with order_context(key):
+                        log.info("charge %r: transient failure on attempt %d", key, attempt)
+                    return TransientProcessingError(key)
+            outcome = outcome_for(behaviour)
+            status, decline_code = outcome.status, outcome.decline_code
+            used[request.token] = key
         charge = ChargeView(
             charge_id=f"ch_{secrets.token_hex(12)}",
-            status=outcome.status,
-            decline_code=outcome.decline_code,
+            status=status,
+            decline_code=decline_code,
             amount=request.amount,
             currency=request.currency,
             reference=request.reference,
-            created_at=self._clock(),
+            created_at=now,
         )
         new[key] = (charge, fingerprint, request.token)
         return ChargeResult(charge, replayed=False)
@@ -319,6 +415,17 @@ class Bank:
         """True when the database answers."""
         with self._engine.connect() as connection:
             return connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def _vault_entry(row: Row[Any]) -> VaultEntry:
+    binding = TokenBinding(
+        reference=row.reference,
+        max_amount=row.max_amount,
+        currency=row.currency,
+        expires_at=row.expires_at,
+        used_by=row.used_by,
+    )
+    return VaultEntry(CardBehaviour(row.behaviour), binding)
 
 
 def _replay(row: Row[Any], key: str, fingerprint: str) -> ChargeResult | IdempotencyKeyReused:

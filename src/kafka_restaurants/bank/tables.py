@@ -17,7 +17,12 @@ class Base(DeclarativeBase):
 
 
 class CardToken(Base):
-    """A tokenized card: no number, no CVC and no expiry date (checked once, at tokenizing)."""
+    """A tokenized card: no number, no CVC and no expiry date (checked once, at tokenizing).
+
+    A token pays for one order: the charge must carry its reference, stay within its amount
+    and currency, come before it expires, and only one charge (`used_by`, that charge's
+    Idempotency-Key) may use it.
+    """
 
     __tablename__ = "bank_tokens"
 
@@ -26,6 +31,11 @@ class CardToken(Base):
     last4: Mapped[str] = mapped_column(String(4))
     behaviour: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reference: Mapped[str] = mapped_column(String(200))
+    max_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Charge(Base):
