@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,9 +13,31 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from kafka_restaurants.api.errors import FieldError, OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.observability.tracing import TRACEPARENT, traceparent_of, tracer
+from kafka_restaurants.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CARD_FIELDS = {"number", "exp_month", "exp_year", "cvc"}
 TOKENS_PATH = "/v1/tokens"
+# The bank refuses our key (401) or what the key may do (403): our configuration, not the card.
+REFUSED_CREDENTIALS = (401, 403)
+
+
+def bank_key(settings: Settings) -> str | None:
+    """This service's own key at the bank (BANK_API_KEY), if set."""
+    return settings.bank_api_key.get_secret_value() if settings.bank_api_key else None
+
+
+def bank_headers(api_key: str | None) -> dict[str, str]:
+    """The headers that present this service's bank key (BANK_API_KEY)."""
+    if not api_key:
+        log.warning("BANK_API_KEY is not set: the bank will refuse the api's calls")
+        return {}
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+def _refused(status: int, what: str) -> None:
+    log.error("the bank refused the api's key (%d) for %s: check BANK_API_KEY", status, what)
 
 
 class CardDetails(Protocol):
@@ -38,7 +61,8 @@ class CardTokens:
     The client span and `traceparent` the httpx instrumentation used to add are made here.
     """
 
-    def __init__(self, bank_url: str, timeout: float = 5.0) -> None:
+    def __init__(self, bank_url: str, api_key: str | None, timeout: float = 5.0) -> None:
+        self._auth = bank_headers(api_key)
         self._pool = urllib3.connection_from_url(
             bank_url,
             maxsize=32,
@@ -50,14 +74,20 @@ class CardTokens:
         self._url = bank_url.rstrip("/") + TOKENS_PATH
         self._path = (urllib3.util.parse_url(bank_url).path or "").rstrip("/") + TOKENS_PATH
 
-    def tokenize(self, card: CardDetails) -> PaymentToken:
-        """Token, brand and last4 for the card; OrderRejected names the field the bank refused."""
+    def tokenize(
+        self, card: CardDetails, reference: str, max_amount: int, currency: str
+    ) -> PaymentToken:
+        """A token that pays order `reference` at most `max_amount` `currency`, once, with its
+        brand and last4; OrderRejected names the card field the bank refused."""
         body = json.dumps(
             {
                 "number": card.number,
                 "exp_month": card.exp_month,
                 "exp_year": card.exp_year,
                 "cvc": card.cvc,
+                "reference": reference,
+                "max_amount": max_amount,
+                "currency": currency,
             }
         ).encode()
         status, data = self._post(body)
@@ -65,6 +95,8 @@ class CardTokens:
             return PaymentToken(token=data["token"], brand=data["brand"], last4=data["last4"])
         if status == 422:
             raise OrderRejected(card_errors(data))
+        if status in REFUSED_CREDENTIALS:
+            _refused(status, "creating a card token")
         raise PaymentServiceUnavailable(f"bank answered {status}")
 
     def _post(self, body: bytes) -> tuple[int, object]:
@@ -75,7 +107,7 @@ class CardTokens:
             attributes={"http.request.method": "POST", "url.full": self._url},
             record_exception=False,
         ) as span:
-            headers = {"Content-Type": "application/json"}
+            headers = {"Content-Type": "application/json", **self._auth}
             traceparent = traceparent_of(span)
             if traceparent:
                 headers[TRACEPARENT] = traceparent
@@ -118,13 +150,17 @@ def card_errors(body: object) -> list[FieldError]:
 class ChargeLookup:
     """The bank's charges for one reference (GET /v1/charges?reference=...), for reconciliation."""
 
-    def __init__(self, bank_url: str, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=bank_url.rstrip("/"), timeout=timeout)
+    def __init__(self, bank_url: str, api_key: str | None, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(
+            base_url=bank_url.rstrip("/"), timeout=timeout, headers=bank_headers(api_key)
+        )
 
     def charges_for(self, reference: str) -> list[dict[str, object]] | None:
         """The charges the bank holds for `reference`; None when the bank does not answer."""
         try:
             response = self._http.get("/v1/charges", params={"reference": reference})
+            if response.status_code in REFUSED_CREDENTIALS:
+                _refused(response.status_code, "looking up charges")
             charges = response.json().get("charges") if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError, AttributeError):
             return None

@@ -125,7 +125,11 @@ _INSERT_OUTBOX = insert(OUTBOX)
 class CardTokenizer(Protocol):
     """Swaps a card for the bank's token (bank_client.CardTokens in production)."""
 
-    def tokenize(self, card: CardDetails) -> PaymentToken: ...
+    def tokenize(
+        self, card: CardDetails, reference: str, max_amount: int, currency: str
+    ) -> PaymentToken:
+        """A token that pays order `reference`, at most `max_amount` `currency`, once."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -366,8 +370,9 @@ def place_order(
     if existing is not None:
         return existing, False
     priced = price_order(restaurant, request, request.restaurant_id)
-    token = cards.tokenize(request.card)
+    # The id comes first: the bank binds the token to this order and its total.
     order_id = str(uuid.uuid4())
+    token = cards.tokenize(request.card, order_id, priced.total_minor, priced.currency)
     order, lines, timeline, outbox = _order_rows(
         order_id, idempotency_key, fingerprint, priced, request, token, traceparent
     )
