@@ -26,7 +26,7 @@ from kafka_restaurants.api.admission import (
     refused_response,
 )
 from kafka_restaurants.api.background_check import BackgroundCheck
-from kafka_restaurants.api.bank_client import CardTokens, ChargeLookup
+from kafka_restaurants.api.bank_client import CardTokens, ChargeLookup, bank_key
 from kafka_restaurants.api.errors import OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.api.outbox import OutboxRelay
 from kafka_restaurants.api.rate_limit import ClientRateLimiter, TrustedProxies
@@ -62,7 +62,7 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         app.state.search_cache = SearchResultCache()
         probe = ClusterProbe(settings.bootstrap_servers)
         app.state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
-        app.state.card_tokens = CardTokens(settings.bank_base_url)
+        app.state.card_tokens = CardTokens(settings.bank_base_url, bank_key(settings))
         backlog = app.state.outbox_backlog = BacklogSampler(lambda: count_unpublished(sessions))
         app.state.order_gate = OrderGate(admission_limits(settings), backlog.value)
         if settings.api_max_outbox_backlog:
@@ -180,7 +180,7 @@ def reconciler(settings: Settings, sessions: sessionmaker[Session]) -> Reconcile
     """The worker that settles orders left pending, by asking the bank for their charges."""
     return Reconciler(
         sessions,
-        ChargeLookup(settings.bank_base_url),
+        ChargeLookup(settings.bank_base_url, bank_key(settings)),
         older_than=settings.reconcile_after_seconds,
         interval=settings.reconcile_interval_seconds,
     )
