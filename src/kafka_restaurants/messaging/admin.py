@@ -11,21 +11,25 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from kafka_restaurants.events.topics import MAIN_TOPICS, ORDER, dead_letter_topic
+from kafka_restaurants.messaging.security import with_security
 
 log = logging.getLogger(__name__)
 
 
-def _admin(bootstrap: str) -> AdminClient:
+def _admin(bootstrap: str, security: Mapping[str, str] | None = None) -> AdminClient:
     return AdminClient(
-        {
-            "bootstrap.servers": bootstrap,
-            # librdkafka backs off up to 10 s between reconnects by default: far too slow to
-            # notice a broker that has just come up.
-            "reconnect.backoff.ms": 100,
-            "reconnect.backoff.max.ms": 500,
-            # "Connection refused" while a broker starts is expected, not worth an error line.
-            "log_level": 0,
-        }
+        with_security(
+            {
+                "bootstrap.servers": bootstrap,
+                # librdkafka backs off up to 10 s between reconnects by default: far too slow to
+                # notice a broker that has just come up.
+                "reconnect.backoff.ms": 100,
+                "reconnect.backoff.max.ms": 500,
+                # "Connection refused" while a broker starts is expected, not worth an error line.
+                "log_level": 0,
+            },
+            security,
+        )
     )
 
 
@@ -33,13 +37,14 @@ def wait_until_ready(
     bootstrap: str,
     timeout: float = 60.0,
     is_alive: Callable[[], bool] | None = None,
+    security: Mapping[str, str] | None = None,
 ) -> None:
     """Block until the cluster answers a metadata request with at least one broker.
 
     `is_alive`, when given, is checked between attempts so a crashed broker fails fast.
     """
     deadline = time.monotonic() + timeout
-    admin = _admin(bootstrap)
+    admin = _admin(bootstrap, security)
     last_error: object = "no answer"
     while True:
         if is_alive is not None and not is_alive():
@@ -61,9 +66,11 @@ def wait_until_ready(
         time.sleep(0.1)
 
 
-def describe_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, int]:
-    """Partition count of every non-internal topic in the cluster."""
-    metadata = _admin(bootstrap).list_topics(timeout=timeout)
+def describe_topics(
+    bootstrap: str, timeout: float = 10.0, security: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """Partition count of every non-internal topic in the cluster (that we may see)."""
+    metadata = _admin(bootstrap, security).list_topics(timeout=timeout)
     return {
         name: len(topic.partitions)
         for name, topic in metadata.topics.items()
@@ -85,16 +92,25 @@ def planned_topics(order_partitions: int, topic_partitions: int) -> dict[str, in
 
 
 def create_topics(
-    bootstrap: str, order_partitions: int, topic_partitions: int, timeout: float = 30.0
+    bootstrap: str,
+    order_partitions: int,
+    topic_partitions: int,
+    timeout: float = 30.0,
+    security: Mapping[str, str] | None = None,
 ) -> None:
     """Create the application's topics and their dead-letter topics; safe to run again."""
-    ensure_topics(bootstrap, planned_topics(order_partitions, topic_partitions), timeout)
+    ensure_topics(bootstrap, planned_topics(order_partitions, topic_partitions), timeout, security)
 
 
-def ensure_topics(bootstrap: str, wanted: Mapping[str, int], timeout: float = 30.0) -> None:
+def ensure_topics(
+    bootstrap: str,
+    wanted: Mapping[str, int],
+    timeout: float = 30.0,
+    security: Mapping[str, str] | None = None,
+) -> None:
     """Make each topic exist with at least the given partition count (never shrinks one)."""
-    admin = _admin(bootstrap)
-    existing = describe_topics(bootstrap, timeout)
+    admin = _admin(bootstrap, security)
+    existing = describe_topics(bootstrap, timeout, security)
     missing = [
         # replication_factor=-1 takes the cluster's default.replication.factor, so the same
         # code suits the one-node dev broker and a real cluster.

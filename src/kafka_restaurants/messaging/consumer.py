@@ -17,8 +17,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -27,6 +27,7 @@ from prometheus_client import Histogram
 from kafka_restaurants.events.codec import HEADER_TRACEPARENT
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome
+from kafka_restaurants.messaging.security import with_security
 from kafka_restaurants.messaging.settlement import (
     MESSAGES,
     Headers,
@@ -83,6 +84,16 @@ class ConsumerSettings:
     # back as a new incarnation (seen with a single broker killed and restarted). A commit that
     # takes longer than this is treated as stuck for good.
     commit_stall_seconds: float = 60.0
+    # librdkafka security options (`client_security(settings)`), for consumer and producer.
+    security: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+def transactional_id(group_id: str) -> str:
+    """This process's transactional id: unique per host and process, prefixed by the group.
+
+    The prefix `{group_id}-` is what a Kafka ACL grants (a prefixed TransactionalId).
+    """
+    return f"{group_id}-{socket.gethostname()}-{os.getpid()}"
 
 
 @dataclass
@@ -152,31 +163,35 @@ class EventConsumer:
     async def run_async(self) -> None:
         s = self.settings
         self._consumer = Consumer(
+            with_security(
+                {
+                    "bootstrap.servers": s.bootstrap_servers,
+                    "group.id": s.group_id,
+                    "client.id": f"{s.group_id}-{socket.gethostname()}",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    # Only see what upstream transactions committed.
+                    "isolation.level": "read_committed",
+                    "partition.assignment.strategy": "cooperative-sticky",
+                    "error_cb": self._on_client_error,
+                    "logger": CLIENT_LOG,
+                },
+                s.security,
+            )
+        )
+        self._producer_config = with_security(
             {
                 "bootstrap.servers": s.bootstrap_servers,
-                "group.id": s.group_id,
-                "client.id": f"{s.group_id}-{socket.gethostname()}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                # Only see what upstream transactions committed.
-                "isolation.level": "read_committed",
-                "partition.assignment.strategy": "cooperative-sticky",
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 2,
                 "error_cb": self._on_client_error,
                 "logger": CLIENT_LOG,
-            }
+            },
+            s.security,
         )
-        self._producer_config = {
-            "bootstrap.servers": s.bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 2,
-            "error_cb": self._on_client_error,
-            "logger": CLIENT_LOG,
-        }
         if s.transactional:
-            self._producer_config["transactional.id"] = (
-                f"{s.group_id}-{socket.gethostname()}-{os.getpid()}"
-            )
+            self._producer_config["transactional.id"] = transactional_id(s.group_id)
             # A process that dies mid-transaction holds back read_committed readers of the
             # topics it wrote to until the coordinator aborts it: keep that short.
             self._producer_config["transaction.timeout.ms"] = 30000

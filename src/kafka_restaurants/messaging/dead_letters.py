@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import cast
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from kafka_restaurants.events.topics import dead_letter_topic
+from kafka_restaurants.messaging.security import with_security
 
 REPLAY_GROUP_PREFIX = "dlq-replay-"
 
@@ -34,16 +35,19 @@ class DeadLetterMessage:
         return [(k, v) for k, v in self.headers if not k.startswith("dlq.")]
 
 
-def _consumer(bootstrap: str, group: str) -> Consumer:
+def _consumer(bootstrap: str, group: str, security: Mapping[str, str] | None) -> Consumer:
     return Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
+        with_security(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+            },
+            security,
+        )
     )
 
 
@@ -86,23 +90,33 @@ def _read_to_end(
 
 
 def list_dead_letters(
-    bootstrap: str, topic: str, idle_timeout: float = 5.0
+    bootstrap: str,
+    topic: str,
+    idle_timeout: float = 5.0,
+    security: Mapping[str, str] | None = None,
 ) -> list[DeadLetterMessage]:
     """Every message in `topic`'s dead-letter topic, without moving any consumer group."""
-    consumer = _consumer(bootstrap, f"dlq-list-{uuid.uuid4().hex}")
+    consumer = _consumer(bootstrap, f"dlq-list-{uuid.uuid4().hex}", security)
     try:
         return list(_read_to_end(consumer, dead_letter_topic(topic), idle_timeout))
     finally:
         consumer.close()
 
 
-def replay_dead_letters(bootstrap: str, topic: str, idle_timeout: float = 5.0) -> int:
+def replay_dead_letters(
+    bootstrap: str,
+    topic: str,
+    idle_timeout: float = 5.0,
+    security: Mapping[str, str] | None = None,
+) -> int:
     """Re-publish dead letters not replayed before to `topic`; returns how many.
 
     A dedicated consumer group remembers how far replay got, so each dead letter goes back once.
     """
-    consumer = _consumer(bootstrap, f"{REPLAY_GROUP_PREFIX}{topic}")
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    consumer = _consumer(bootstrap, f"{REPLAY_GROUP_PREFIX}{topic}", security)
+    producer = Producer(
+        with_security({"bootstrap.servers": bootstrap, "enable.idempotence": True}, security)
+    )
     replayed = 0
     try:
         for message in _read_to_end(consumer, dead_letter_topic(topic), idle_timeout):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
+
+from kafka_restaurants.messaging.security import with_security
 
 log = logging.getLogger(__name__)
 
@@ -22,19 +24,27 @@ class Record:
 class RecordPublisher:
     """acks=all and idempotence: a record acknowledged is on every in-sync replica, once."""
 
-    def __init__(self, bootstrap_servers: str, delivery_timeout_ms: int = 15000) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        delivery_timeout_ms: int = 15000,
+        security: Mapping[str, str] | None = None,
+    ) -> None:
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 2,
-                # Give up on a batch after this long so the caller can keep the rows and retry.
-                "delivery.timeout.ms": delivery_timeout_ms,
-                "reconnect.backoff.max.ms": 1000,
-                "error_cb": lambda error: log.warning("kafka producer: %s", error),
-                "logger": logging.getLogger("librdkafka"),
-            }
+            with_security(
+                {
+                    "bootstrap.servers": bootstrap_servers,
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "linger.ms": 2,
+                    # Give up on a batch after this long so the caller can keep the rows and retry.
+                    "delivery.timeout.ms": delivery_timeout_ms,
+                    "reconnect.backoff.max.ms": 1000,
+                    "error_cb": lambda error: log.warning("kafka producer: %s", error),
+                    "logger": logging.getLogger("librdkafka"),
+                },
+                security,
+            )
         )
         self._timeout_s = delivery_timeout_ms / 1000 + 5
 
