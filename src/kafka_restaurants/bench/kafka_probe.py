@@ -124,7 +124,8 @@ class LagProbe:
                     )
                     total += max(0, high - max(tp.offset, 0))
                 result[group] = total
-            except (KafkaException, KeyError, RuntimeError):
+            # TimeoutError: the broker is down (a chaos run kills it) and the answer never came.
+            except (KafkaException, KeyError, RuntimeError, TimeoutError):
                 result[group] = None
         return result
 
