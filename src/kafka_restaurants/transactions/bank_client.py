@@ -38,6 +38,7 @@ class BankClient:
         self,
         base_url: str,
         *,
+        api_key: str | None = None,
         max_connections: int = 64,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -47,8 +48,14 @@ class BankClient:
             max_keepalive_connections=max_connections,
             keepalive_expiry=30.0,
         )
+        if not api_key:
+            log.warning("BANK_API_KEY is not set: the bank will refuse the payment service")
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout, limits=limits, transport=transport
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
         )
 
     async def charge_batch(self, requests: Sequence[ChargeRequest]) -> list[BankAnswer]:
@@ -65,6 +72,7 @@ class BankClient:
         finally:
             BANK_SECONDS.observe(time.perf_counter() - started)
         BANK_CALLS.labels(str(response.status_code)).inc()
+        _check_credentials(response)
         return batch_answers(response.status_code, _json_object(response), len(requests))
 
     async def charges_for(self, reference: str) -> ChargesFound | None:
@@ -74,6 +82,7 @@ class BankClient:
         except httpx.HTTPError as exc:
             log.warning("charge lookup for %s failed: %s", reference, type(exc).__name__)
             return None
+        _check_credentials(response)
         charges = _json_object(response).get("charges")
         if response.status_code != 200 or not isinstance(charges, list):
             log.warning("charge lookup for %s answered %d", reference, response.status_code)
@@ -94,6 +103,16 @@ class BankClient:
         _traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _check_credentials(response: httpx.Response) -> None:
+    # The orders are retried (never declined for it); the log says what to fix.
+    if response.status_code in (401, 403):
+        log.error(
+            "the bank refused the payment service's key (%d) for %s: check BANK_API_KEY",
+            response.status_code,
+            response.request.url.path,
+        )
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

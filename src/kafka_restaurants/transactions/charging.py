@@ -36,6 +36,20 @@ from kafka_restaurants.messaging.outcomes import (
     Retry,
 )
 
+# The bank refuses a token that cannot pay this order: nothing was charged (the order page adds
+# "No money was taken."), and only a new order, with a new token, can pay. Not expected in
+# normal operation: a token expires after BANK_TOKEN_TTL_SECONDS, so an order that waited that
+# long for its payment (Kafka down for over an hour, say) ends this way.
+PLACE_AGAIN = "Please place the order again."
+TOKEN_DECLINE_REASONS: dict[str, str] = {
+    "token_expired": f"The card authorization for this order expired before payment. {PLACE_AGAIN}",
+    "token_used": f"The card authorization for this order was already used. {PLACE_AGAIN}",
+    "token_reference_mismatch": f"The payment did not match this order. {PLACE_AGAIN}",
+    "token_currency_mismatch": f"The payment did not match this order. {PLACE_AGAIN}",
+    "amount_over_token_limit": "The payment was more than the card authorization for this "
+    f"order. {PLACE_AGAIN}",
+}
+
 # What the customer reads on the order page, by the bank's decline code.
 DECLINE_REASONS: dict[str, str] = {
     "card_declined": "The card was declined.",
@@ -44,6 +58,7 @@ DECLINE_REASONS: dict[str, str] = {
     "incorrect_cvc": "The card's security code is incorrect.",
     "lost_card": "The card was declined.",
     "stolen_card": "The card was declined.",
+    **TOKEN_DECLINE_REASONS,
 }
 GENERIC_DECLINE_REASON = "The card was declined."
 # What the customer reads when we gave up on the bank and it shows no charge for the order.
