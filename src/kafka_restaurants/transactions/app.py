@@ -58,6 +58,8 @@ class TransactionsConfig:
 
     bootstrap_servers: str
     bank_url: str
+    # This service's own key at the bank (BANK_API_KEY).
+    bank_api_key: str | None = field(default=None, repr=False)
     group_id: str = GROUP_ID
     order_topic: str = ORDER
     outputs: OutputTopics = field(default_factory=OutputTopics)
@@ -79,6 +81,9 @@ class TransactionsConfig:
         return cls(
             bootstrap_servers=settings.bootstrap_servers,
             bank_url=settings.bank_base_url,
+            bank_api_key=settings.bank_api_key.get_secret_value()
+            if settings.bank_api_key
+            else None,
             concurrency=settings.transactions_concurrency,
             max_attempts=settings.max_delivery_attempts,
         )
@@ -216,7 +221,9 @@ class TransactionService:
     async def run_async(self) -> None:
         """Consume until stopped, with a bank client bound to this event loop."""
         config = self.config
-        async with BankClient(config.bank_url, max_connections=config.concurrency) as bank:
+        async with BankClient(
+            config.bank_url, api_key=config.bank_api_key, max_connections=config.concurrency
+        ) as bank:
             self._handler = order_handler(
                 bank, config.outputs, config.concurrency, config.charge_chunk
             )
