@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from kafka_restaurants.bank.keys import caller_environments
 from kafka_restaurants.settings import Settings
 
 
@@ -79,6 +80,9 @@ def consumer_instances(process: str, base_port: int, count: int, host: str) -> l
 def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     """Everything but Kafka, grouped: each group starts once the previous one is ready."""
     host = settings.host
+    # The bank gets every caller's key, api and transactions only their own (generated once
+    # into DATA_DIR/bank_keys.json unless BANK_CALLER_KEY_* are set).
+    bank_keys = caller_environments(settings)
     groups: list[list[ProcessSpec]] = []
     first: list[ProcessSpec] = [
         ProcessSpec(
@@ -86,6 +90,7 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
             serve_command("bank"),
             http_ready(f"{settings.bank_base_url}/readyz"),
             url=settings.bank_base_url,
+            env=bank_keys["bank"],
         )
     ]
     if settings.mailbox_enabled:
@@ -105,13 +110,17 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
                 serve_command("api"),
                 http_ready(f"http://{host}:{settings.api_port}/readyz"),
                 url=f"http://{host}:{settings.api_port}",
+                env=bank_keys["api"],
             )
         ]
     )
+    payment = consumer_instances(
+        "transactions", settings.transactions_health_port, settings.transactions_instances, host
+    )
+    for spec in payment:
+        spec.env.update(bank_keys["transactions"])
     groups.append(
-        consumer_instances(
-            "transactions", settings.transactions_health_port, settings.transactions_instances, host
-        )
+        payment
         + consumer_instances("mailer", settings.mailer_health_port, settings.mailer_instances, host)
     )
     replicas = [
