@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 import pytest
 
+from kafka_restaurants.bank.keys import KEYS_FILE_NAME
 from kafka_restaurants.cli.processes import ProcessSpec, service_groups
 from kafka_restaurants.settings import Settings
+
+KEY_NAMES = {"BANK_CALLER_KEY_API", "BANK_CALLER_KEY_TRANSACTIONS", "BANK_CALLER_KEY_OPERATOR"}
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own DATA_DIR: `service_groups` generates the bank's keys there."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    for name in (*KEY_NAMES, "BANK_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
 
 
 def specs(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, ProcessSpec]:
@@ -18,7 +33,7 @@ def specs(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, ProcessSpec]
 def test_one_instance_each_keeps_the_plain_names_and_ports(monkeypatch: pytest.MonkeyPatch) -> None:
     found = specs(monkeypatch, TRANSACTIONS_HEALTH_PORT="6201", MAILER_HEALTH_PORT="6301")
     assert found["transactions"].url == "http://127.0.0.1:6201"
-    assert found["transactions"].env == {"TRANSACTIONS_HEALTH_PORT": "6201"}
+    assert found["transactions"].env["TRANSACTIONS_HEALTH_PORT"] == "6201"
     assert found["mailer"].url == "http://127.0.0.1:6301"
     assert not [name for name in found if name.startswith(("transactions-", "mailer-"))]
 
@@ -52,3 +67,30 @@ def test_instances_start_together_after_the_api(monkeypatch: pytest.MonkeyPatch)
     consumers = next(g for g in groups if "transactions-1" in g)
     assert consumers == ["transactions-1", "transactions-2", "mailer-1", "mailer-2"]
     assert groups.index(consumers) == groups.index(["api"]) + 1
+
+
+def test_the_bank_gets_every_caller_key_and_each_caller_only_its_own(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    found = specs(monkeypatch, TRANSACTIONS_INSTANCES="2")
+    bank = found["bank"].env
+    assert set(bank) == KEY_NAMES and len(set(bank.values())) == 3
+    assert found["api"].env == {"BANK_API_KEY": bank["BANK_CALLER_KEY_API"]}
+    for name in ("transactions-1", "transactions-2"):
+        assert found[name].env["BANK_API_KEY"] == bank["BANK_CALLER_KEY_TRANSACTIONS"]
+    others = [spec for name, spec in found.items() if name not in {"bank", "api"}]
+    assert others, "the mailer, web replicas... are there"
+    for spec in others:
+        assert not KEY_NAMES & set(spec.env), spec.name
+        if not spec.name.startswith("transactions"):
+            assert "BANK_API_KEY" not in spec.env, spec.name
+    # Generated once, private, and the same on the next start.
+    keys_file = data_dir / KEYS_FILE_NAME
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    assert specs(monkeypatch)["bank"].env == bank
+
+
+def test_caller_keys_set_in_the_environment_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = specs(monkeypatch, BANK_CALLER_KEY_OPERATOR="operator-key-from-the-environment")
+    assert found["bank"].env["BANK_CALLER_KEY_OPERATOR"] == "operator-key-from-the-environment"
+    assert found["api"].env["BANK_API_KEY"] == found["bank"].env["BANK_CALLER_KEY_API"]
