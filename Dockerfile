@@ -11,16 +11,18 @@ FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
-# Dependencies first, from pyproject alone, so editing src/ does not re-resolve them.
-# The placeholder's build/ tree goes too: setuptools would keep its empty __init__.py over the
-# real one, which COPY gives an older mtime.
+# Dependencies first, from the locks alone (`make lock`), so editing src/ fetches nothing again.
+# Every file is PyPI's own wheel, checked against the lock's hashes; the runtime checks them again.
+COPY requirements/runtime.txt requirements/build.txt ./requirements/
+RUN pip download --no-cache-dir --require-hashes --only-binary=:all: --no-deps \
+        --dest /wheels -r requirements/runtime.txt \
+    && cp requirements/runtime.txt /wheels/ \
+    && python -m venv /opt/build \
+    && /opt/build/bin/pip install --no-cache-dir --require-hashes -r requirements/build.txt
 COPY pyproject.toml README.md ./
-RUN mkdir -p src/kafka_restaurants \
-    && touch src/kafka_restaurants/__init__.py \
-    && pip wheel --no-cache-dir --wheel-dir /wheels . \
-    && rm -rf /wheels/kafka_restaurants-*.whl build src
 COPY src ./src
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# The project itself, built with the locked setuptools.
+RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 # deploy/images.sh passes a REVISION that changes with the sources. A step that uses it keeps
 # this stage from being all cache hits, which podman's buildah 1.28 would answer by mounting an
 # older state of the stage at the runtime's RUN --mount=from=builder (containers/buildah#4375).
@@ -47,9 +49,15 @@ ENV PYTHONUNBUFFERED=1 \
 RUN groupadd --system --gid 10001 restaurants \
     && useradd --system --uid 10001 --gid restaurants --home-dir /nonexistent \
        --no-create-home --shell /usr/sbin/nologin restaurants
-# The wheels come in through a bind mount, so they never become a layer of this image.
+# The wheels come in through a bind mount, so they never become a layer of this image: first the
+# locked dependencies (hashes checked), then the package without dependencies, then `pip check`
+# that the lock satisfies the package's requirements.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels "kafka-restaurants==${VERSION}"
+    pip install --no-cache-dir --no-index --find-links=/wheels --require-hashes \
+       -r /wheels/runtime.txt \
+    && pip install --no-cache-dir --no-index --no-deps \
+       "/wheels/kafka_restaurants-${VERSION}-py3-none-any.whl" \
+    && pip check
 COPY --chmod=0755 deploy/docker/healthcheck.py /usr/local/bin/healthcheck
 WORKDIR /tmp
 USER 10001:10001

@@ -13,7 +13,8 @@ VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' pyproject.toml | head -n1)"
 IMAGE="kafka-restaurants:${VERSION}"
 
 # The build context: what .dockerignore lets in.
-CONTEXT=(Dockerfile pyproject.toml README.md src deploy/docker/healthcheck.py)
+CONTEXT=(Dockerfile pyproject.toml requirements/runtime.txt requirements/build.txt README.md src
+  deploy/docker/healthcheck.py)
 
 log() { echo "images: $*" >&2; }
 
