@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from kafka_restaurants.bank.keys import bearer, operator_key
 from kafka_restaurants.bench.order_phases import OrderBench, order_states
 from kafka_restaurants.bench.orders_load import (
     Mailbox,
@@ -145,7 +146,10 @@ async def _measure(config: ChaosConfig, system: BenchSystem, say: Say) -> dict[s
         httpx.AsyncClient(base_url=target.api, timeout=30) as api,
         # Short: the inbox is paused during the SMTP outage and polls must not hang on it.
         httpx.AsyncClient(base_url=target.mailbox, timeout=3) as mailbox_client,
-        httpx.AsyncClient(base_url=target.bank, timeout=30) as bank,
+        # The audit lists charges by reference: the operator's key (restaurants up made it).
+        httpx.AsyncClient(
+            base_url=target.bank, timeout=30, headers=bearer(operator_key(target.data_dir))
+        ) as bank,
     ):
         choices = await load_menu_choices(api, config.restaurants, Random(3))
         pool = ConnectionPool(target.api, 256, timeout=30)
