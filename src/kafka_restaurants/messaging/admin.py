@@ -16,7 +16,8 @@ from kafka_restaurants.messaging.security import with_security
 log = logging.getLogger(__name__)
 
 
-def _admin(bootstrap: str, security: Mapping[str, str] | None = None) -> AdminClient:
+def admin_client(bootstrap: str, security: Mapping[str, str] | None = None) -> AdminClient:
+    """An admin client of `bootstrap` that notices a broker coming up within a second."""
     return AdminClient(
         with_security(
             {
@@ -44,7 +45,7 @@ def wait_until_ready(
     `is_alive`, when given, is checked between attempts so a crashed broker fails fast.
     """
     deadline = time.monotonic() + timeout
-    admin = _admin(bootstrap, security)
+    admin = admin_client(bootstrap, security)
     last_error: object = "no answer"
     while True:
         if is_alive is not None and not is_alive():
@@ -70,7 +71,7 @@ def describe_topics(
     bootstrap: str, timeout: float = 10.0, security: Mapping[str, str] | None = None
 ) -> dict[str, int]:
     """Partition count of every non-internal topic in the cluster (that we may see)."""
-    metadata = _admin(bootstrap, security).list_topics(timeout=timeout)
+    metadata = admin_client(bootstrap, security).list_topics(timeout=timeout)
     return {
         name: len(topic.partitions)
         for name, topic in metadata.topics.items()
@@ -109,7 +110,7 @@ def ensure_topics(
     security: Mapping[str, str] | None = None,
 ) -> None:
     """Make each topic exist with at least the given partition count (never shrinks one)."""
-    admin = _admin(bootstrap, security)
+    admin = admin_client(bootstrap, security)
     existing = describe_topics(bootstrap, timeout, security)
     missing = [
         # replication_factor=-1 takes the cluster's default.replication.factor, so the same

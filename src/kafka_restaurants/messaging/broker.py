@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka_restaurants.messaging import kafka_jars
 from kafka_restaurants.messaging.admin import (
+    admin_client,
     create_topics,
     describe_topics,
     ensure_topics,
     planned_topics,
     wait_until_ready,
 )
+from kafka_restaurants.messaging.broker_security import BrokerSecrets
 from kafka_restaurants.messaging.kafka_jars import (
     MIN_JAVA,
     MissingPrerequisite,
@@ -26,9 +30,12 @@ from kafka_restaurants.messaging.kafka_jars import (
     kafka_lib_dir,
     parse_java_major,
 )
+from kafka_restaurants.messaging.principals import ADMIN, provision_principals
+from kafka_restaurants.messaging.security import ClientSecurity, client_security
 from kafka_restaurants.settings import Settings
 
 __all__ = [
+    "BrokerSecrets",
     "KafkaBroker",
     "MissingPrerequisite",
     "check_prerequisites",
@@ -38,10 +45,14 @@ __all__ = [
     "ensure_topics",
     "jars_ready",
     "kafka_lib_dir",
+    "managed_secrets",
     "new_cluster_id",
+    "operator_settings",
     "parse_java_major",
     "planned_topics",
+    "prepare_cluster",
     "server_properties",
+    "service_kafka_env",
     "wait_until_ready",
 ]
 
@@ -54,10 +65,19 @@ def new_cluster_id() -> str:
 
 
 def server_properties(
-    *, host: str, port: int, controller_port: int, log_dir: Path, node_id: int = 1
+    *,
+    host: str,
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    node_id: int = 1,
+    overrides: Mapping[str, object] | None = None,
 ) -> str:
-    """server.properties for one node that is both broker and KRaft controller."""
-    settings = {
+    """server.properties for one node that is both broker and KRaft controller.
+
+    `overrides` replace or add settings (the secured broker's listeners, TLS and ACLs).
+    """
+    settings: dict[str, object] = {
         "process.roles": "broker,controller",
         "node.id": node_id,
         "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
@@ -88,6 +108,7 @@ def server_properties(
         "log.retention.hours": 168,
         "log.segment.bytes": 64 * 1024 * 1024,
     }
+    settings.update(overrides or {})
     lines = ["# Written by kafka_restaurants.messaging.broker; edits are overwritten."]
     lines += [f"{key}={value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
@@ -143,6 +164,9 @@ class KafkaBroker:
     lib_dir: Path | None = None
     heap: str = "512m"
     host: str = "127.0.0.1"
+    # SASL_SSL with SCRAM and ACLs instead of PLAINTEXT; its files live in a home of their own
+    # (`kafka-secure/`), so switching modes never mixes a plaintext and a secured storage.
+    secure: bool = False
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -154,11 +178,23 @@ class KafkaBroker:
             controller_port=settings.kafka_controller_port,
             lib_dir=kafka_lib_dir(settings.kafka_version),
             heap=settings.kafka_heap,
+            secure=settings.kafka_secure,
         )
 
     @property
     def home(self) -> Path:
-        return self.data_dir / "kafka"
+        return home_dir(self.data_dir, self.secure)
+
+    @property
+    def secrets(self) -> BrokerSecrets | None:
+        """The CA, certificates and SCRAM passwords of a secured broker (None: plaintext)."""
+        return BrokerSecrets(self.home / "security") if self.secure else None
+
+    def admin_security(self) -> ClientSecurity:
+        """Client options for the broker's super user (plaintext: none beyond PLAINTEXT)."""
+        if self.secrets is None:
+            return ClientSecurity({"security.protocol": "plaintext"})
+        return client_security(self.secrets.settings_for(Settings(), ADMIN))
 
     @property
     def storage_dir(self) -> Path:
@@ -205,14 +241,22 @@ class KafkaBroker:
         """(Re)write server.properties and the log4j2 config from the current fields."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.properties_path.write_text(
-            server_properties(
-                host=self.host,
-                port=self.port,
-                controller_port=self.controller_port,
-                log_dir=self.storage_dir.resolve(),
-            )
+        overrides: dict[str, object] = {}
+        if self.secrets is not None:
+            self.secrets.ensure(hosts=(self.host,))
+            overrides = self.secrets.server_properties(self.host, self.port, self.controller_port)
+        text = server_properties(
+            host=self.host,
+            port=self.port,
+            controller_port=self.controller_port,
+            log_dir=self.storage_dir.resolve(),
+            overrides=overrides,
         )
+        # The secured broker's file holds the admin's password: owner only, from the start.
+        descriptor = os.open(self.properties_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        self.properties_path.chmod(0o600)
         self.log4j_path.write_text(LOG4J2_CONFIG)
 
     def _java(self) -> str:
@@ -243,6 +287,8 @@ class KafkaBroker:
             # "=": a base64url id may start with "-", which would read as an option.
             f"--cluster-id={self.cluster_id()}", "-c", str(self.properties_path.resolve()),
         ]  # fmt: skip
+        if self.secrets is not None:
+            command += self.secrets.format_arguments()
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
         if done.returncode != 0 or not self.formatted:
             raise RuntimeError(
@@ -306,6 +352,58 @@ class KafkaBroker:
                 process.wait(timeout=10)
         self._process = None
 
+    def provision_principals(self) -> None:
+        """Give each service its SCRAM user and ACLs (a secured broker; plaintext: nothing)."""
+        if self.secrets is not None:
+            provision_principals(
+                admin_client(self.bootstrap, self.admin_security()), self.secrets.passwords()
+            )
+
     def wait_until_ready(self, timeout: float = 120.0) -> None:
         """Block until this broker answers metadata requests; fail fast if it dies."""
-        wait_until_ready(self.bootstrap, timeout, is_alive=self.is_running)
+        wait_until_ready(
+            self.bootstrap, timeout, is_alive=self.is_running, security=self.admin_security()
+        )
+
+
+def home_dir(data_dir: Path, secure: bool) -> Path:
+    """Where the managed broker of `data_dir` keeps its files."""
+    return data_dir / ("kafka-secure" if secure else "kafka")
+
+
+def managed_secrets(settings: Settings) -> BrokerSecrets | None:
+    """The secrets of the secured broker `restaurants up` runs, or None when it runs none."""
+    if not (settings.kafka_secure and settings.manages_kafka):
+        return None
+    return BrokerSecrets(home_dir(settings.data_dir, secure=True) / "security")
+
+
+def operator_settings(settings: Settings) -> Settings:
+    """`settings` for the operator's own clients (topics, provisioning, `restaurants dlq`).
+
+    On the secured managed broker, without a KAFKA_SASL_USERNAME of one's own, that is the
+    admin principal; everywhere else the settings as they are.
+    """
+    secrets_ = managed_secrets(settings)
+    if secrets_ is None or settings.kafka_sasl_username:
+        return settings
+    return secrets_.settings_for(settings, ADMIN)
+
+
+def prepare_cluster(settings: Settings) -> None:
+    """The application's topics and, on the secured managed broker, each service's principal
+    and ACLs; as the operator (`operator_settings`). Safe to run again."""
+    security = client_security(operator_settings(settings))
+    bootstrap = settings.bootstrap_servers
+    create_topics(
+        bootstrap, settings.order_partitions, settings.topic_partitions, security=security
+    )
+    secrets_ = managed_secrets(settings)
+    if secrets_ is not None:
+        provision_principals(admin_client(bootstrap, security), secrets_.passwords())
+
+
+def service_kafka_env(settings: Settings, service: str) -> dict[str, str]:
+    """Environment that gives `service` its own principal on the secured managed broker."""
+    secrets_ = managed_secrets(settings)
+    return secrets_.client_env(service) if secrets_ is not None else {}
