@@ -38,6 +38,7 @@ from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.probe import ClusterProbe
 from kafka_restaurants.messaging.producer import RecordPublisher
+from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.observability import instrument_app
 from kafka_restaurants.runtime import configure_logging
 from kafka_restaurants.settings import Settings
@@ -60,7 +61,8 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         app.state.search_index = LiveCatalogIndex(sessions)
         app.state.search_index.start()
         app.state.search_cache = SearchResultCache()
-        probe = ClusterProbe(settings.bootstrap_servers)
+        kafka_security = client_security(settings)
+        probe = ClusterProbe(settings.bootstrap_servers, security=kafka_security)
         app.state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
         app.state.card_tokens = CardTokens(settings.bank_base_url, bank_key(settings))
         backlog = app.state.outbox_backlog = BacklogSampler(lambda: count_unpublished(sessions))
@@ -71,7 +73,7 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         workers: list[SupervisedWorker] = []
         if settings.api_workers:
             relay = app.state.relay = OutboxRelay(
-                sessions, RecordPublisher(settings.bootstrap_servers)
+                sessions, RecordPublisher(settings.bootstrap_servers, security=kafka_security)
             )
             # Each restart gets a fresh consumer (new client, no stale pauses); the relay keeps
             # nothing between rounds but its producer, which reconnects by itself.
@@ -171,6 +173,7 @@ def order_status_consumer(settings: Settings, sessions: sessionmaker[Session]) -
             group_id=order_status.GROUP_ID,
             topics=order_status.TOPICS,
             max_attempts=settings.max_delivery_attempts,
+            security=client_security(settings),
         ),
         order_status.OrderStatusHandler(sessions),
     )

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kafka_restaurants.messaging.broker import operator_security
+from kafka_restaurants.settings import get_settings
+
 # Consumer groups of the order pipeline and the topic each one reads.
 PIPELINE_GROUPS = {"transaction-service": "order", "confirmation-service": "order_confirm"}
 
@@ -30,7 +33,7 @@ class RoundTrip:
 def kafka_roundtrip(bootstrap: str, messages: int, payload_bytes: int = 600) -> RoundTrip:
     """Produce `messages` (idempotent, acks=all, like our producers) and consume them all back."""
     topic = f"bench.roundtrip.{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **operator_security(get_settings())})
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
     try:
         return _roundtrip(bootstrap, topic, messages, payload_bytes)
@@ -42,6 +45,7 @@ def _roundtrip(bootstrap: str, topic: str, messages: int, payload_bytes: int) ->
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
+            **operator_security(get_settings()),
             "group.id": f"bench-{topic}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -51,6 +55,7 @@ def _roundtrip(bootstrap: str, topic: str, messages: int, payload_bytes: int) ->
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
+            **operator_security(get_settings()),
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 2,
@@ -96,9 +101,16 @@ class LagProbe:
 
     def __init__(self, bootstrap: str) -> None:
         self.consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": "bench-lag-probe", "log_level": 0}
+            {
+                "bootstrap.servers": bootstrap,
+                **operator_security(get_settings()),
+                "group.id": "bench-lag-probe",
+                "log_level": 0,
+            }
         )
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        self.admin = AdminClient(
+            {"bootstrap.servers": bootstrap, "log_level": 0, **operator_security(get_settings())}
+        )
         self.partitions: dict[str, list[int]] = {}
 
     def _partitions(self, topic: str) -> list[int]:

@@ -12,6 +12,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from kafka_restaurants.bench.kafka_probe import PIPELINE_GROUPS
+from kafka_restaurants.messaging.broker import operator_security
+from kafka_restaurants.settings import get_settings
 
 Members = dict[str, list[list[int]]]  # group -> the partitions of each member
 
@@ -19,7 +21,7 @@ Members = dict[str, list[list[int]]]  # group -> the partitions of each member
 def group_members(bootstrap: str, timeout: float = 10.0) -> Members:
     """The partitions each member of every pipeline group holds now (a group that cannot be
     described counts as having no members)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **operator_security(get_settings())})
     found: Members = {}
     futures = admin.describe_consumer_groups(list(PIPELINE_GROUPS), request_timeout=timeout)
     for group, future in futures.items():

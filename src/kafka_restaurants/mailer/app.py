@@ -15,6 +15,7 @@ from kafka_restaurants.mailer.records import SentRecords
 from kafka_restaurants.mailer.smtp import SmtpConfig, SmtpSender
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome
+from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.observability import setup_tracing
 from kafka_restaurants.runtime import HealthServer, configure_logging, stop_on_signals
 from kafka_restaurants.settings import Settings
@@ -85,6 +86,7 @@ def build_mailer(
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             max_attempts=settings.mailer_max_delivery_attempts,
+            security=client_security(settings),
         ),
         handle,
     )

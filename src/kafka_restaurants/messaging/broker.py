@@ -47,6 +47,7 @@ __all__ = [
     "kafka_lib_dir",
     "managed_secrets",
     "new_cluster_id",
+    "operator_security",
     "operator_settings",
     "parse_java_major",
     "planned_topics",
@@ -390,10 +391,15 @@ def operator_settings(settings: Settings) -> Settings:
     return secrets_.settings_for(settings, ADMIN)
 
 
+def operator_security(settings: Settings) -> ClientSecurity:
+    """Client security options of the operator's tools (see `operator_settings`)."""
+    return client_security(operator_settings(settings))
+
+
 def prepare_cluster(settings: Settings) -> None:
     """The application's topics and, on the secured managed broker, each service's principal
     and ACLs; as the operator (`operator_settings`). Safe to run again."""
-    security = client_security(operator_settings(settings))
+    security = operator_security(settings)
     bootstrap = settings.bootstrap_servers
     create_topics(
         bootstrap, settings.order_partitions, settings.topic_partitions, security=security

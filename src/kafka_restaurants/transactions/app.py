@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from opentelemetry import trace
@@ -26,6 +27,7 @@ from kafka_restaurants.events import (
 )
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome, Retry
+from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.observability import instrument_httpx, setup_tracing
 from kafka_restaurants.observability.kafka import handling_message
 from kafka_restaurants.observability.tracing import tracer
@@ -74,6 +76,8 @@ class TransactionsConfig:
     backoff_base: float = 0.2
     backoff_cap: float = 30.0
     max_attempts: int = 12
+    # librdkafka security options: the service's own principal (`client_security`).
+    security: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransactionsConfig:
@@ -86,6 +90,7 @@ class TransactionsConfig:
             else None,
             concurrency=settings.transactions_concurrency,
             max_attempts=settings.max_delivery_attempts,
+            security=client_security(settings),
         )
 
     def consumer_settings(self) -> ConsumerSettings:
@@ -100,6 +105,7 @@ class TransactionsConfig:
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
             max_attempts=self.max_attempts,
+            security=self.security,
         )
 
 
