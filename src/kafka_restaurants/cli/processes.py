@@ -83,6 +83,9 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     # The bank gets every caller's key, api and transactions only their own (generated once
     # into DATA_DIR/bank_keys.json unless BANK_CALLER_KEY_* are set).
     bank_keys = caller_environments(settings)
+    # On the secured managed broker (--secure) each Kafka client runs as its own principal.
+    from kafka_restaurants.messaging.broker import service_kafka_env
+
     groups: list[list[ProcessSpec]] = []
     first: list[ProcessSpec] = [
         ProcessSpec(
@@ -110,7 +113,7 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
                 serve_command("api"),
                 http_ready(f"http://{host}:{settings.api_port}/readyz"),
                 url=f"http://{host}:{settings.api_port}",
-                env=bank_keys["api"],
+                env={**bank_keys["api"], **service_kafka_env(settings, "api")},
             )
         ]
     )
@@ -119,10 +122,13 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     )
     for spec in payment:
         spec.env.update(bank_keys["transactions"])
-    groups.append(
-        payment
-        + consumer_instances("mailer", settings.mailer_health_port, settings.mailer_instances, host)
+        spec.env.update(service_kafka_env(settings, "transactions"))
+    mail = consumer_instances(
+        "mailer", settings.mailer_health_port, settings.mailer_instances, host
     )
+    for spec in mail:
+        spec.env.update(service_kafka_env(settings, "mailer"))
+    groups.append(payment + mail)
     replicas = [
         ProcessSpec(
             f"web-{i + 1}",
