@@ -39,9 +39,12 @@ def kafka_process(settings: Settings) -> ProcessSpec:
         controller_port=settings.kafka_controller_port,
         lib_dir=ensure_kafka_jars(settings.kafka_version),
         heap=settings.kafka_heap,
+        secure=settings.kafka_secure,
     )
     broker.prepare()
-    probe = ClusterProbe(settings.bootstrap_servers, cache_seconds=0)
+    probe = ClusterProbe(
+        settings.bootstrap_servers, cache_seconds=0, security=broker.admin_security()
+    )
     return ProcessSpec(
         "kafka",
         broker.command(),
@@ -53,7 +56,7 @@ def kafka_process(settings: Settings) -> ProcessSpec:
 
 def run_system(settings: Settings) -> int:
     """Run everything in the foreground until Ctrl-C or SIGTERM; returns the exit code."""
-    from kafka_restaurants.messaging.broker import create_topics
+    from kafka_restaurants.messaging.broker import prepare_cluster
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     supervisor = Supervisor(settings.data_dir)
@@ -63,9 +66,8 @@ def run_system(settings: Settings) -> int:
     try:
         if settings.manages_kafka:
             supervisor.start_group([kafka_process(settings)])
-        create_topics(
-            settings.bootstrap_servers, settings.order_partitions, settings.topic_partitions
-        )
+        # Topics, and on the secured broker each service's principal and ACLs.
+        prepare_cluster(settings)
         print(f"  topics        ready  on {settings.bootstrap_servers}", flush=True)
         prepare_databases(settings)
         for group in service_groups(settings):
