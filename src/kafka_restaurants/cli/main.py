@@ -54,11 +54,29 @@ def up(
         bool, typer.Option("--detach", "-d", help="Start in the background; return once ready.")
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness (detach).")] = 300,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Run the managed Kafka broker with SASL_SSL, SCRAM and ACLs, one principal "
+            "per service (KAFKA_SECURE=true does the same).",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole system; Ctrl-C stops all of it. With --detach, return once ready."""
     from kafka_restaurants.cli.supervisor import read_state
 
     settings = _settings()
+    if secure:
+        if not settings.manages_kafka:
+            typer.echo(
+                f"--secure secures the managed broker, but BOOTSTRAP_SVR={settings.bootstrap_svr} "
+                "names a cluster of your own: set KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and "
+                "KAFKA_SSL_CA_LOCATION for it instead.",
+                err=True,
+            )
+            raise typer.Exit(2)
+        settings = settings.model_copy(update={"kafka_secure": True})
     state = read_state(settings.data_dir)
     if state is not None:
         typer.echo(f"Already running (supervisor pid {state['pid']}); see `restaurants status`.")
@@ -77,8 +95,11 @@ def _start_detached(settings: Settings, timeout: float) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "supervisor.log"
     with log_path.open("ab") as log_file:
+        command = [sys.executable, "-m", "kafka_restaurants.cli.main", "up"]
+        if settings.kafka_secure:
+            command.append("--secure")
         child = subprocess.Popen(
-            [sys.executable, "-m", "kafka_restaurants.cli.main", "up"],
+            command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -227,11 +248,22 @@ def seed(
 @app.command()
 def topics() -> None:
     """Create the topics (and their dead-letter topics) on the configured cluster."""
-    from kafka_restaurants.messaging.broker import create_topics, describe_topics
+    from kafka_restaurants.messaging.broker import (
+        create_topics,
+        describe_topics,
+        operator_security,
+    )
 
     settings = _settings()
-    create_topics(settings.bootstrap_servers, settings.order_partitions, settings.topic_partitions)
-    for name, partitions in sorted(describe_topics(settings.bootstrap_servers).items()):
+    security = operator_security(settings)
+    create_topics(
+        settings.bootstrap_servers,
+        settings.order_partitions,
+        settings.topic_partitions,
+        security=security,
+    )
+    topics = describe_topics(settings.bootstrap_servers, security=security)
+    for name, partitions in sorted(topics.items()):
         typer.echo(f"{name:<22} {partitions} partitions")
 
 
@@ -259,9 +291,13 @@ def dlq_list(
     topic: Annotated[str, typer.Argument(help="The consumed topic, e.g. order")],
 ) -> None:
     """Show each dead letter of TOPIC: where it came from and why it failed."""
+    from kafka_restaurants.messaging.broker import operator_security
     from kafka_restaurants.messaging.dead_letters import list_dead_letters
 
-    letters = list_dead_letters(_settings().bootstrap_servers, topic)
+    settings = _settings()
+    letters = list_dead_letters(
+        settings.bootstrap_servers, topic, security=operator_security(settings)
+    )
     for letter in letters:
         key = (letter.key or b"").decode(errors="replace")
         source = (
@@ -280,9 +316,13 @@ def dlq_replay(
     topic: Annotated[str, typer.Argument(help="The consumed topic, e.g. order")],
 ) -> None:
     """Re-publish TOPIC's dead letters to TOPIC (each one once), e.g. after a fix."""
+    from kafka_restaurants.messaging.broker import operator_security
     from kafka_restaurants.messaging.dead_letters import replay_dead_letters
 
-    count = replay_dead_letters(_settings().bootstrap_servers, topic)
+    settings = _settings()
+    count = replay_dead_letters(
+        settings.bootstrap_servers, topic, security=operator_security(settings)
+    )
     typer.echo(f"Replayed {count} dead letter(s) to {topic}.")
 
 
