@@ -63,7 +63,7 @@ lock: $(STAMP)
 # Accepted ones go in AUDIT_IGNORE as `--ignore-vuln ID`, each with its date and reason.
 AUDIT_IGNORE :=
 AUDIT_STRICT := --strict
-audit: setup
+audit: $(STAMP)
 	@$(VENV)/bin/pip-audit --disable-pip --require-hashes --vulnerability-service pypi \
 		--progress-spinner off $(AUDIT_STRICT) $(AUDIT_IGNORE) $(foreach lock,$(LOCKS),-r $(lock))
 
