@@ -15,6 +15,7 @@ import uvicorn
 from kafka_restaurants.bank.app import create_app
 from kafka_restaurants.db import migrate
 from kafka_restaurants.settings import Settings
+from tests.fixtures.bank import BANK_KEYS
 from tests.fixtures.components import free_port, wait_for
 
 
@@ -30,6 +31,7 @@ def bank_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
         "BANK_TIMEOUT_RATE": 0.0,
         "BANK_TIMEOUT_SECONDS": 30.0,
         "BANK_TRANSIENT_FAILURES": 2,
+        **BANK_KEYS,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
-from kafka_restaurants.bank.service import Bank, ChargeRequest
+from kafka_restaurants.bank.service import Bank, ChargeRequest, TokenTerms
 from kafka_restaurants.db import create_db_engine, migrate
+from tests.fixtures.bank import AS_API, AS_OPERATOR, AS_TRANSACTIONS, BANK_KEYS
 from tests.fixtures.components import free_port, wait_for
 
 # Test cards with CVCs chosen so they cannot be confused with status codes in logs.
@@ -54,6 +55,7 @@ class BankProcess:
             DATA_DIR=str(workdir),
             BANK_TRANSIENT_FAILURES="1",
             LOG_LEVEL="DEBUG",  # the service's debug lines and request lines, to check them
+            **BANK_KEYS,
         )
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -85,9 +87,11 @@ def _use_every_card(url: str) -> dict[str, dict[str, Any]]:
     answers = {}
     for index, (number, cvc) in enumerate(CARDS):
         card = {"number": number, "exp_month": 1, "exp_year": 2031, "cvc": cvc}
-        token = httpx.post(f"{url}/v1/tokens", json=card).json()["token"]
-        body = {"token": token, "amount": 1500, "currency": "ILS", "reference": f"ref-{index}"}
-        headers = {"Idempotency-Key": f"key-{index}"}
+        terms = {"reference": f"ref-{index}", "max_amount": 1500, "currency": "ILS"}
+        token = httpx.post(f"{url}/v1/tokens", json={**card, **terms}, headers=AS_API)
+        body = {"token": token.json()["token"], "amount": 1500, **terms}
+        del body["max_amount"]
+        headers = {**AS_TRANSACTIONS, "Idempotency-Key": f"key-{index}"}
         for _ in range(3):  # the flaky card fails once first (BANK_TRANSIENT_FAILURES=1)
             response = httpx.post(f"{url}/v1/charges", json=body, headers=headers)
             if response.status_code != 503:
@@ -112,7 +116,8 @@ def test_restart_keeps_results_and_no_card_data_is_kept_or_logged(
             f"{second.url}/v1/charges", json=answer["body"], headers=answer["headers"]
         )
         assert (replay.status_code, replay.json()) == (200, answer["result"])
-    assert len(httpx.get(f"{second.url}/v1/charges").json()["charges"]) == len(CARDS)
+    listed = httpx.get(f"{second.url}/v1/charges", headers=AS_OPERATOR)
+    assert len(listed.json()["charges"]) == len(CARDS)
     second.stop()
 
     _assert_no_card_data_in_tables(database_url)
@@ -124,6 +129,9 @@ def test_restart_keeps_results_and_no_card_data_is_kept_or_logged(
     assert "POST /v1/charges" in second.log.read_text()
     for process in (first, second):
         _assert_no_card_data_in_text(process.log.read_text())
+        # Nor the callers' keys, which every request carried.
+        for key in BANK_KEYS.values():
+            assert key not in process.log.read_text()
 
 
 def _assert_no_card_data_in_text(text: str) -> None:
@@ -161,19 +169,25 @@ def _assert_no_card_data_in_files(database: Path) -> None:
 
 
 def test_racing_requests_with_one_key_store_one_charge(database_url: str) -> None:
-    """Both requests pass the "already charged?" check before either inserts: one must lose."""
+    """Both requests pass the "already charged?" check before either inserts: one must lose.
+
+    On PostgreSQL the token's row lock makes the second wait for the first to commit, and it
+    then finds the first's charge: the race cannot be forced there, only run.
+    """
     migrate("bank", database_url)
     engine = create_db_engine(database_url)
     both_checked = threading.Barrier(2, timeout=10)
+    force_the_race = engine.dialect.name == "sqlite"
 
     def clock_after_both_checked() -> datetime:
         # The clock is read just before the insert; holding both threads here forces the race.
-        if threading.current_thread().name.startswith("racer"):
+        if force_the_race and threading.current_thread().name.startswith("racer"):
             both_checked.wait()
         return datetime.now(UTC)
 
     bank = Bank(engine, clock=clock_after_both_checked)
-    token = bank.tokenize_card("4242424242424242", 1, 2031, "731").token
+    terms = TokenTerms("race", 900, "ILS")
+    token = bank.tokenize_card("4242424242424242", 1, 2031, "731", terms).token
     request = ChargeRequest(token, 900, "ILS", "race")
     results: list[Any] = []
 
@@ -201,7 +215,7 @@ def test_nothing_logs_card_numbers_at_debug(
     with caplog.at_level(logging.DEBUG):
         bank = Bank(engine)
         for number, cvc in CARDS:
-            bank.tokenize_card(number, 1, 31, cvc)
+            bank.tokenize_card(number, 1, 31, cvc, TokenTerms("order-1", 100, "ILS"))
     engine.dispose()
     assert "tokenized a card (visa ending 4242)" in caplog.text
     _assert_no_card_data_in_text(caplog.text)
@@ -215,7 +229,8 @@ def test_at_info_only_the_charge_is_logged(
     engine = create_db_engine(sqlite_url)
     bank = Bank(engine)
     with caplog.at_level(logging.INFO, logger="kafka_restaurants.bank"):
-        token = bank.tokenize_card("4000000000000002", 1, 31, "732").token
+        terms = TokenTerms("order-1", 900, "ILS")
+        token = bank.tokenize_card("4000000000000002", 1, 31, "732", terms).token
         bank.charge_card("order-1", ChargeRequest(token, 900, "ILS", "order-1"))
         bank.charge_card("order-1", ChargeRequest(token, 900, "ILS", "order-1"))  # a replay
     engine.dispose()

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.bank import AS_API, AS_OPERATOR, AS_TRANSACTIONS
 from tests.fixtures.components import wait_for
 from tests.integration.bank.conftest import BankServer
 
@@ -22,9 +23,13 @@ CARDS = {
 StartBank = Callable[..., BankServer]
 
 
-def tokenize(bank: BankServer, number: str, cvc: str = "123", **extra: Any) -> dict[str, Any]:
+def tokenize(
+    bank: BankServer, number: str, cvc: str = "123", reference: str = "o-1", **extra: Any
+) -> dict[str, Any]:
+    """A token for order `reference`, up to 4200 ILS, created as the api creates it."""
     card = {"number": number, "exp_month": 12, "exp_year": 2031, "cvc": cvc, **extra}
-    response = httpx.post(f"{bank.url}/v1/tokens", json=card)
+    terms = {"reference": reference, "max_amount": 4200, "currency": "ILS"}
+    response = httpx.post(f"{bank.url}/v1/tokens", json={**card, **terms}, headers=AS_API)
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -32,13 +37,17 @@ def tokenize(bank: BankServer, number: str, cvc: str = "123", **extra: Any) -> d
 def charge(
     bank: BankServer, token: str, key: str | None = None, amount: int = 4200, reference: str = ""
 ) -> httpx.Response:
+    """POST /v1/charges as the payment service sends it."""
     body = {"token": token, "amount": amount, "currency": "ILS", "reference": reference or "o-1"}
     headers = {"Idempotency-Key": key} if key is not None else {}
-    return httpx.post(f"{bank.url}/v1/charges", json=body, headers=headers, timeout=30)
+    return httpx.post(
+        f"{bank.url}/v1/charges", json=body, headers={**AS_TRANSACTIONS, **headers}, timeout=30
+    )
 
 
 def charges(bank: BankServer, **params: Any) -> list[dict[str, Any]]:
-    response = httpx.get(f"{bank.url}/v1/charges", params=params)
+    """GET /v1/charges as the operator (who alone may list every charge)."""
+    response = httpx.get(f"{bank.url}/v1/charges", params=params, headers=AS_OPERATOR)
     assert response.status_code == 200, response.text
     return list(response.json()["charges"])
 
@@ -55,6 +64,8 @@ def test_tokenize_returns_token_brand_last4_and_expiry(
         12,
         2031,
     )
+    assert (token["reference"], token["max_amount"], token["currency"]) == ("o-1", 4200, "ILS")
+    assert token["expires_at"].endswith("Z")
     assert httpx.get(f"{bank.url}/readyz").json() == {"status": "ready"}
 
 
@@ -66,7 +77,7 @@ def test_each_test_card(database_url: str, start_bank: StartBank) -> None:
         "insufficient_funds": ("declined", "insufficient_funds"),
     }
     for name, (status, code) in expected.items():
-        token = tokenize(bank, CARDS[name])["token"]
+        token = tokenize(bank, CARDS[name], reference=f"order-{name}")["token"]
         response = charge(bank, token, key=f"key-{name}", reference=f"order-{name}")
         assert response.status_code == 201, response.text
         body = response.json()
@@ -97,7 +108,7 @@ def test_flaky_card_fails_twice_per_key_then_succeeds(
     database_url: str, start_bank: StartBank
 ) -> None:
     bank = start_bank(database_url)
-    token = tokenize(bank, CARDS["processing_error"])["token"]
+    token = tokenize(bank, CARDS["processing_error"], reference="order-flaky")["token"]
     for _ in range(2):
         failed = charge(bank, token, key="order-flaky", reference="order-flaky")
         assert failed.status_code == 503
@@ -108,12 +119,13 @@ def test_flaky_card_fails_twice_per_key_then_succeeds(
     replay = charge(bank, token, key="order-flaky", reference="order-flaky")
     assert (replay.status_code, replay.json()) == (200, won.json())
     # The failures are counted per key: a new key starts again.
-    assert charge(bank, token, key="another-order").status_code == 503
+    other = tokenize(bank, CARDS["processing_error"], reference="another-order")["token"]
+    assert charge(bank, other, key="another-order", reference="another-order").status_code == 503
 
 
 def test_idempotent_replay_conflict_and_errors(database_url: str, start_bank: StartBank) -> None:
     bank = start_bank(database_url)
-    token = tokenize(bank, CARDS["succeeds"])["token"]
+    token = tokenize(bank, CARDS["succeeds"], reference="order-7")["token"]
     first = charge(bank, token, key="order-7", reference="order-7")
     again = charge(bank, token, key="order-7", reference="order-7")
     assert (first.status_code, again.status_code) == (201, 200)
@@ -135,7 +147,7 @@ def test_idempotent_replay_conflict_and_errors(database_url: str, start_bank: St
     bad = httpx.post(
         f"{bank.url}/v1/charges",
         json={"token": token, "amount": 10.5, "currency": "shekel", "reference": ""},
-        headers={"Idempotency-Key": "order-9"},
+        headers={**AS_TRANSACTIONS, "Idempotency-Key": "order-9"},
     )
     assert bad.status_code == 422
     assert {tuple(e["loc"]) for e in bad.json()["detail"]} == {
@@ -164,8 +176,17 @@ def test_bad_cards_name_the_field_and_never_echo_the_card(
     sqlite_url: str, start_bank: StartBank, card: dict[str, Any], field: str, message: str
 ) -> None:
     bank = start_bank(sqlite_url)
-    body = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "987", **card}
-    response = httpx.post(f"{bank.url}/v1/tokens", json=body)
+    body = {
+        "number": "4242424242424242",
+        "exp_month": 12,
+        "exp_year": 2031,
+        "cvc": "987",
+        "reference": "o-1",
+        "max_amount": 100,
+        "currency": "ILS",
+        **card,
+    }
+    response = httpx.post(f"{bank.url}/v1/tokens", json=body, headers=AS_API)
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert {"loc": ["body", field], "msg": message, "type": detail[0]["type"]} in detail
@@ -179,8 +200,8 @@ def test_concurrent_requests_with_one_key_charge_once(
     database_url: str, start_bank: StartBank
 ) -> None:
     bank = start_bank(database_url)
-    token = tokenize(bank, CARDS["succeeds"])["token"]
     key = f"order-{uuid.uuid4()}"
+    token = tokenize(bank, CARDS["succeeds"], reference=key)["token"]
     with ThreadPoolExecutor(max_workers=12) as pool:
         responses = list(pool.map(lambda _: charge(bank, token, key=key, reference=key), range(24)))
     assert sorted({r.status_code for r in responses}) in ([201], [200, 201])
@@ -191,7 +212,7 @@ def test_concurrent_requests_with_one_key_charge_once(
 
 def test_fault_injection_error_rate(sqlite_url: str, start_bank: StartBank) -> None:
     bank = start_bank(sqlite_url, BANK_ERROR_RATE=1.0)
-    token = tokenize(bank, CARDS["succeeds"])["token"]
+    token = tokenize(bank, CARDS["succeeds"], reference="order-err")["token"]
     for _ in range(3):
         response = charge(bank, token, key="order-err", reference="order-err")
         assert response.status_code == 503
