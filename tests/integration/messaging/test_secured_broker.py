@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,3 +249,19 @@ def test_secrets_are_owner_only_and_never_logged(secured: KafkaBroker) -> None:
     log = (secured.data_dir / "kafka.log").read_text(errors="replace")
     leaked = [user for user, password in secrets.passwords().items() if password in log]
     assert leaked == []
+
+
+def test_a_restart_keeps_the_ca_credentials_and_acls(tmp_path: Path) -> None:
+    lib_dir = kafka_libs_or_skip()
+    with running_broker(tmp_path, lib_dir, secure=True) as broker:
+        create_topics(broker.bootstrap, 1, 1, security=broker.admin_security())
+        broker.provision_principals()
+        passwords = secrets_of(broker).passwords()
+        ca = secrets_of(broker).ca_path.read_bytes()
+    # New ports, same DATA_DIR: nothing is made again, and the old passwords still work.
+    with running_broker(tmp_path, lib_dir, secure=True) as again:
+        assert secrets_of(again).passwords() == passwords
+        assert secrets_of(again).ca_path.read_bytes() == ca
+        assert produce_error(again, "mailer", dead_letter_topic(ORDER_CONFIRM)) is None
+        refused = produce_error(again, "mailer", ORDER_CONFIRM)
+        assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
