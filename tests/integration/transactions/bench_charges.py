@@ -27,6 +27,7 @@ import httpx
 from kafka_restaurants.messaging.broker import ensure_topics
 from kafka_restaurants.transactions.app import TransactionsConfig, TransactionService
 from kafka_restaurants.transactions.charging import OutputTopics
+from tests.fixtures.bank import AS_API, BANK_KEYS, TRANSACTIONS_KEY
 from tests.fixtures.components import free_port, wait_for
 from tests.fixtures.kafka import kafka_libs_or_skip, running_broker
 from tests.fixtures.kafka_io import committed_offsets, consume_all
@@ -58,6 +59,7 @@ def bank_process(data_dir: Path, latency_ms: int) -> Iterator[str]:
         "BANK_ERROR_RATE": "0",
         "BANK_TIMEOUT_RATE": "0",
         "LOG_LEVEL": "WARNING",
+        **BANK_KEYS,
     }
     log = (data_dir / "bank.log").open("w")
     process = subprocess.Popen(
@@ -74,6 +76,15 @@ def bank_process(data_dir: Path, latency_ms: int) -> Iterator[str]:
         process.terminate()
         process.wait(15)
         log.close()
+
+
+def order_token(client: httpx.Client, order_id: str) -> str:
+    """A test card's token for one order (the samples' total, 2550 EUR)."""
+    card = {"number": CARDS["ok"], "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+    terms = {"reference": order_id, "max_amount": 2550, "currency": "EUR"}
+    response = client.post("/v1/tokens", json={**card, **terms})
+    response.raise_for_status()
+    return str(response.json()["token"])
 
 
 def run_service(config: TransactionsConfig, stop: multiprocessing.synchronize.Event) -> None:
@@ -117,15 +128,17 @@ def main() -> None:
                     topics.declined: 3,
                 },
             )
-            token = httpx.post(
-                f"{bank_url}/v1/tokens",
-                json={"number": CARDS["ok"], "exp_month": 12, "exp_year": 2099, "cvc": "123"},
-            ).json()["token"]
-            orders = [placed(f"ord_{base}_{i}", token=token) for i in range(args.orders)]
+            # A token per order, bound to it, as the api makes them.
+            with httpx.Client(base_url=bank_url, headers=AS_API) as client:
+                orders = [
+                    placed(order_id, token=order_token(client, order_id))
+                    for order_id in (f"ord_{base}_{i}" for i in range(args.orders))
+                ]
             produce_orders(bootstrap, orders_topic, orders)
             config = TransactionsConfig(
                 bootstrap_servers=bootstrap,
                 bank_url=bank_url,
+                bank_api_key=TRANSACTIONS_KEY,
                 group_id=f"{base}-tx",
                 order_topic=orders_topic,
                 outputs=topics,

@@ -20,6 +20,7 @@ from kafka_restaurants.messaging.broker import ensure_topics
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.transactions.app import TransactionsConfig, TransactionService
 from kafka_restaurants.transactions.charging import OutputTopics
+from tests.fixtures.bank import AS_API, AS_OPERATOR, BANK_KEYS, TRANSACTIONS_KEY
 from tests.fixtures.components import free_port, wait_for
 from tests.fixtures.kafka_io import produce
 
@@ -44,6 +45,7 @@ class BankServer:
             "BANK_ERROR_RATE": 0.0,
             "BANK_TIMEOUT_RATE": 0.0,
             "BANK_TRANSIENT_FAILURES": 2,
+            **BANK_KEYS,
             **overrides,
         }
         settings = Settings(_env_file=None, **values)
@@ -72,11 +74,21 @@ class BankServer:
             self._thread.join(15)
             assert not self._thread.is_alive(), "bank server did not stop"
 
-    def token(self, card: str) -> str:
-        """A token for one of the test cards, through the bank's real POST /v1/tokens."""
+    def token(self, card: str, reference: str, max_amount: int, currency: str = "EUR") -> str:
+        """A token for one of the test cards and one order, through the bank's real
+        POST /v1/tokens, as the api asks for it."""
         response = httpx.post(
             f"{self.url}/v1/tokens",
-            json={"number": CARDS[card], "exp_month": 12, "exp_year": 2099, "cvc": "123"},
+            json={
+                "number": CARDS[card],
+                "exp_month": 12,
+                "exp_year": 2099,
+                "cvc": "123",
+                "reference": reference,
+                "max_amount": max_amount,
+                "currency": currency,
+            },
+            headers=AS_API,
             timeout=10,
         )
         assert response.status_code == 201, response.text
@@ -84,7 +96,12 @@ class BankServer:
 
     def charges(self, reference: str) -> list[dict[str, Any]]:
         """The bank's charges for one order."""
-        response = httpx.get(f"{self.url}/v1/charges", params={"reference": reference}, timeout=10)
+        response = httpx.get(
+            f"{self.url}/v1/charges",
+            params={"reference": reference},
+            headers=AS_OPERATOR,
+            timeout=10,
+        )
         assert response.status_code == 200, response.text
         return list(response.json()["charges"])
 
@@ -158,6 +175,7 @@ def service_config(
     values: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
         "bank_url": bank_url,
+        "bank_api_key": TRANSACTIONS_KEY,
         "group_id": f"tx-test-{uuid.uuid4().hex[:8]}",
         "order_topic": topics.orders,
         "outputs": topics.outputs,

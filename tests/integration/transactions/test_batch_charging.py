@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.fixtures.bank import AS_TRANSACTIONS
 from tests.fixtures.components import wait_for
 from tests.integration.transactions.conftest import Bank, Topics, produce_orders, service_config
 from tests.integration.transactions.test_payment_service import (
@@ -18,20 +19,25 @@ from tests.integration.transactions.test_payment_service import (
 def test_failed_batch_calls_retry_every_order_and_never_charge_twice(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
-    token = bank.up().token("ok")
-    orders = [new_order(token, total=1000 + i) for i in range(12)]
+    first_server = bank.up()
+    orders = [new_order(first_server, "ok", total=1000 + i) for i in range(12)]
     # A call whose answer was lost: the bank charged these orders, the service never heard.
     lost = [
         {
             "idempotency_key": o.order_id,
-            "token": token,
+            "token": o.payment.token,
             "amount": o.order.total_minor,
             "currency": o.order.currency,
             "reference": o.order_id,
         }
         for o in orders[:5]
     ]
-    answer = httpx.post(f"{bank.url}/v1/charges/batch", json={"charges": lost}, timeout=10)
+    answer = httpx.post(
+        f"{bank.url}/v1/charges/batch",
+        json={"charges": lost},
+        headers=AS_TRANSACTIONS,
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     charged_first = {

@@ -14,6 +14,7 @@ from tests.fixtures.components import wait_for
 from tests.fixtures.kafka_io import committed_offsets, consume_all, produce
 from tests.integration.transactions.conftest import (
     Bank,
+    BankServer,
     Topics,
     produce_orders,
     service_config,
@@ -23,8 +24,10 @@ from tests.unit.transactions.samples import placed
 RunService = Callable[[TransactionsConfig], TransactionService]
 
 
-def new_order(token: str, total: int = 2550) -> OrderPlaced:
-    return placed(f"ord_{uuid.uuid4().hex[:12]}", total=total, token=token)
+def new_order(bank: BankServer, card: str = "ok", total: int = 2550) -> OrderPlaced:
+    """An order paid with a test card, tokenized for it as the api does."""
+    order_id = f"ord_{uuid.uuid4().hex[:12]}"
+    return placed(order_id, total=total, token=bank.token(card, order_id, total))
 
 
 def confirmations(bootstrap: str, topics: Topics, expected: int, settle: float = 0.0):
@@ -45,7 +48,7 @@ def test_good_card_confirms_the_order_with_one_charge(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
     server = bank.up()
-    order = new_order(server.token("ok"), total=4321)
+    order = new_order(server, "ok", total=4321)
     produce_orders(kafka_bootstrap, topics.orders, [order])
     config = service_config(kafka_bootstrap, bank.url, topics)
     run_service(config)
@@ -68,8 +71,8 @@ def test_declined_cards_decline_the_order_in_plain_words(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
     server = bank.up()
-    refused = new_order(server.token("declined"))
-    poor = new_order(server.token("insufficient"))
+    refused = new_order(server, "declined")
+    poor = new_order(server, "insufficient")
     produce_orders(kafka_bootstrap, topics.orders, [refused, poor])
     run_service(service_config(kafka_bootstrap, bank.url, topics))
 
@@ -88,7 +91,7 @@ def test_transient_processing_errors_are_retried_then_confirmed_once(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
     server = bank.up()
-    order = new_order(server.token("flaky"))
+    order = new_order(server, "flaky")
     produce_orders(kafka_bootstrap, topics.orders, [order])
     retries_before = retried(topics.orders)
     run_service(service_config(kafka_bootstrap, bank.url, topics))
@@ -106,7 +109,7 @@ def test_the_same_order_twice_is_charged_once(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
     server = bank.up()
-    order = new_order(server.token("ok"))
+    order = new_order(server, "ok")
     produce_orders(kafka_bootstrap, topics.orders, [order, order])
     run_service(service_config(kafka_bootstrap, bank.url, topics))
 
@@ -128,7 +131,7 @@ def test_garbage_goes_to_the_dead_letter_topic_and_the_next_order_is_confirmed(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
     server = bank.up()
-    order = new_order(server.token("ok"))
+    order = new_order(server, "ok")
     # Same key, so both land on one partition and the good order comes after the garbage.
     produce(kafka_bootstrap, topics.orders, [(order.order_id.encode(), b"\x00garbage{", None)])
     produce_orders(kafka_bootstrap, topics.orders, [order])
@@ -146,9 +149,8 @@ def test_garbage_goes_to_the_dead_letter_topic_and_the_next_order_is_confirmed(
 def test_bank_down_then_up_retries_then_confirms(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
-    token = bank.up().token("ok")
+    order = new_order(bank.up(), "ok")
     bank.down()
-    order = new_order(token)
     produce_orders(kafka_bootstrap, topics.orders, [order])
     retries_before = retried(topics.orders)
     config = service_config(kafka_bootstrap, bank.url, topics)
@@ -167,7 +169,7 @@ def test_unknown_token_fails_the_payment_visibly(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
     server = bank.up()
-    order = new_order("tok_nobody_has_this")
+    order = placed(f"ord_{uuid.uuid4().hex[:12]}", token="tok_nobody_has_this")
     produce_orders(kafka_bootstrap, topics.orders, [order])
     run_service(service_config(kafka_bootstrap, bank.url, topics))
 

@@ -32,7 +32,7 @@ def test_a_payment_the_bank_keeps_failing_ends_failed_uncharged_and_dead_lettere
     bank_faults: dict[str, Any],
 ) -> None:
     server = bank.up(**bank_faults)
-    order = new_order(server.token("flaky"))
+    order = new_order(server, "flaky")
     produce_orders(kafka_bootstrap, topics.orders, [order])
     config = service_config(kafka_bootstrap, bank.url, topics, max_attempts=3)
     run_service(config)
@@ -57,7 +57,7 @@ def test_a_payment_the_bank_keeps_failing_ends_failed_uncharged_and_dead_lettere
 def test_a_bank_that_cannot_say_whether_it_charged_leaves_the_order_for_reconciliation(
     kafka_bootstrap: str, bank: Bank, topics: Topics, run_service: RunService
 ) -> None:
-    order = new_order(bank.up().token("ok"))
+    order = new_order(bank.up(), "ok")
     bank.down()  # no charge answer and no lookup answer either
     produce_orders(kafka_bootstrap, topics.orders, [order])
     config = service_config(kafka_bootstrap, bank.url, topics, max_attempts=3)
