@@ -97,49 +97,51 @@ def _drain(consumer: Consumer, timeout: float) -> int:
 
 
 class LagProbe:
-    """Consumer lag (end offset minus committed offset, all partitions) of the pipeline's groups."""
+    """Consumer lag (end offset minus committed offset, all partitions) of the pipeline's groups.
+
+    One consumer per group reads the group's committed offsets without joining it (it never
+    subscribes). The admin API's list_consumer_group_offsets crashed the whole process
+    (SIGSEGV in confluent-kafka 2.16.1) when asked about a group on a broker whose offsets
+    topic did not exist yet, which is the state of a freshly started or restarted broker.
+    """
 
     def __init__(self, bootstrap: str) -> None:
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                **operator_security(get_settings()),
-                "group.id": "bench-lag-probe",
-                "log_level": 0,
-            }
-        )
-        self.admin = AdminClient(
-            {"bootstrap.servers": bootstrap, "log_level": 0, **operator_security(get_settings())}
-        )
+        self.consumers = {
+            group: Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    **operator_security(get_settings()),
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    "log_level": 0,
+                }
+            )
+            for group in PIPELINE_GROUPS
+        }
         self.partitions: dict[str, list[int]] = {}
 
-    def _partitions(self, topic: str) -> list[int]:
+    def _partitions(self, consumer: Consumer, topic: str) -> list[int]:
         if topic not in self.partitions:
-            metadata = self.consumer.list_topics(topic, timeout=5)
+            metadata = consumer.list_topics(topic, timeout=5)
             self.partitions[topic] = sorted(metadata.topics[topic].partitions)
         return self.partitions[topic]
 
     def lag(self) -> dict[str, int | None]:
         """Group name -> total lag, None for a group that could not be read this time."""
-        from confluent_kafka import ConsumerGroupTopicPartitions
-
         result: dict[str, int | None] = {}
         for group, topic in PIPELINE_GROUPS.items():
+            consumer = self.consumers[group]
             try:
-                partitions = [TopicPartition(topic, p) for p in self._partitions(topic)]
-                request = [ConsumerGroupTopicPartitions(group, partitions)]
-                committed = self.admin.list_consumer_group_offsets(request)[group].result(5)
+                partitions = [TopicPartition(topic, p) for p in self._partitions(consumer, topic)]
                 total = 0
-                for tp in committed.topic_partitions:
-                    _low, high = self.consumer.get_watermark_offsets(
-                        TopicPartition(topic, tp.partition), timeout=5, cached=False
-                    )
+                for tp in consumer.committed(partitions, timeout=5):
+                    _low, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
                     total += max(0, high - max(tp.offset, 0))
                 result[group] = total
-            # TimeoutError: the broker is down (a chaos run kills it) and the answer never came.
-            except (KafkaException, KeyError, RuntimeError, TimeoutError):
+            except (KafkaException, KeyError, RuntimeError):
                 result[group] = None
         return result
 
     def close(self) -> None:
-        self.consumer.close()
+        for consumer in self.consumers.values():
+            consumer.close()
