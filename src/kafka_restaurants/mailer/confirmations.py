@@ -86,6 +86,9 @@ class ConfirmationMailer:
         self.transport = transport
         self.mail = mail
         self.clock = clock
+        # Sent (the SMTP server took them) while the database could not record them: stored
+        # before anything else is sent, so a retry of their messages does not send them again.
+        self.unrecorded: dict[str, ConfirmationRecord] = {}
 
     def handle_batch(self, batch: list[Incoming]) -> list[Outcome]:
         """One outcome per message of `batch`, in order."""
@@ -101,6 +104,7 @@ class ConfirmationMailer:
             return [o for o in outcomes if o is not None]
 
         try:
+            self._record_earlier_sends()
             handled = self.records.handled_among(e.order_id for e in events.values())
         except Exception as exc:  # the database is down: nothing can be decided yet
             log.warning("cannot read sent confirmations, will retry: %s", exc)
@@ -130,6 +134,13 @@ class ConfirmationMailer:
                 outcomes[index] = outcomes[first_of[event.order_id]]
         return [o if o is not None else Retry("not handled") for o in outcomes]
 
+    def _record_earlier_sends(self) -> None:
+        """Store the sends the database missed; raises while it still cannot."""
+        if self.unrecorded:
+            self.records.record(list(self.unrecorded.values()))
+            log.info("recorded %d confirmations sent earlier", len(self.unrecorded))
+            self.unrecorded.clear()
+
     def _send_and_record(
         self,
         batch: list[Incoming],
@@ -153,8 +164,9 @@ class ConfirmationMailer:
                 record = self._record(event, outgoing, FAILED, result)
             try:
                 self.records.record([record])
-            except Exception as exc:  # sent but not recorded: a retry may resend (same Message-ID)
+            except Exception as exc:  # sent but not recorded: kept, and stored before any send
                 unrecorded[index] = exc
+                self.unrecorded[event.order_id] = record
                 outcomes[index] = Retry(f"could not record the sent confirmation: {exc}")
                 # Each further send would be one more a retry resends.
                 return f"not sent: could not record the confirmations sent before it: {exc}"

@@ -182,3 +182,24 @@ def test_a_send_that_cannot_be_recorded_holds_back_the_rest_of_the_batch() -> No
     assert isinstance(first, Retry) and "could not record" in first.reason
     assert isinstance(second, Retry) and second.reason.startswith("not sent: could not record")
     assert copy == first
+
+
+def test_a_send_the_database_missed_is_recorded_on_retry_not_sent_again() -> None:
+    # The chaos run's database outage caught the SMTP server taking a message: the retry
+    # of that message must store the send, not repeat it.
+    records, transport = MemoryRecords(fail=True), ScriptedTransport()
+    handler = mailer(records, transport)
+    batch = [message("o1"), message("o2", offset=1)]
+    assert all(isinstance(o, Retry) for o in handler.handle_batch(batch))
+    assert len(transport.sent) == 1
+    # Still down: nothing is sent while the earlier send cannot be stored.
+    assert all(isinstance(o, Retry) for o in handler.handle_batch(batch))
+    assert len(transport.sent) == 1
+    records.fail = False
+    assert handler.handle_batch(batch) == [Done(), Done()]
+    assert [item.recipient for item in transport.sent] == ["dana@example.com"] * 2
+    assert [item.message["Message-ID"] for item in transport.sent] == [
+        "<order-o1@kafka-restaurants>",
+        "<order-o2@kafka-restaurants>",
+    ]
+    assert sorted(records.rows) == ["o1", "o2"] and records.rows["o1"].status == "sent"
