@@ -1,4 +1,6 @@
-"""Doing the faults to a running system: signals to the processes the supervisor recorded."""
+"""Doing the faults to a running system: signals to the processes the supervisor recorded, and
+disruptions (a database server down, a burst of bank errors) begun and ended through their own
+controls."""
 
 from __future__ import annotations
 
@@ -6,12 +8,26 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from kafka_restaurants.chaos.schedule import KILL, PAUSE, Fault
+from kafka_restaurants.bench.postgres import LocalPostgres
+from kafka_restaurants.chaos.schedule import DISRUPT, KILL, PAUSE, Fault
 
 Pids = Callable[[], dict[str, int]]
+
+
+class Disruption(Protocol):
+    """Something the run can break and mend: begin() and end() block until done."""
+
+    def begin(self) -> int:
+        """Break it; returns the pid of the process disrupted (0 when there is none)."""
+        ...
+
+    def end(self) -> None:
+        """Mend it: once this returns, it works again."""
+        ...
 
 
 @dataclass
@@ -27,7 +43,24 @@ class Injected:
 
     @property
     def done(self) -> bool:
+        if self.fault.action == DISRUPT:
+            return not self.error and self.ended > 0
         return not self.error and self.pid > 0 and (self.fault.action != KILL or self.new_pid > 0)
+
+
+class DatabaseOutage:
+    """The system's PostgreSQL server crashes (immediate shutdown) and later starts again."""
+
+    def __init__(self, server: LocalPostgres) -> None:
+        self.server = server
+
+    def begin(self) -> int:
+        pid = self.server.process.pid if self.server.process is not None else 0
+        self.server.crash()
+        return pid
+
+    def end(self) -> None:
+        self.server.start()
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
@@ -41,9 +74,16 @@ def _signal_group(pid: int, signum: signal.Signals) -> None:
         os.kill(pid, signum)
 
 
-async def inject(fault: Fault, pids: Pids, restart_timeout: float = 60.0) -> Injected:
+async def inject(
+    fault: Fault,
+    pids: Pids,
+    disruptions: Mapping[str, Disruption] | None = None,
+    restart_timeout: float = 60.0,
+) -> Injected:
     """Do one fault; a kill returns once the supervisor has started a replacement."""
     record = Injected(fault, started=time.time())
+    if fault.action == DISRUPT:
+        return await _disrupt(record, (disruptions or {}).get(fault.target))
     pid = pids().get(fault.target, 0)
     if pid <= 0:
         record.error = f"no running process named {fault.target}"
@@ -68,6 +108,22 @@ async def inject(fault: Fault, pids: Pids, restart_timeout: float = 60.0) -> Inj
     return record
 
 
+async def _disrupt(record: Injected, disruption: Disruption | None) -> Injected:
+    if disruption is None:
+        record.error = f"nothing can disrupt {record.fault.target} in this run"
+    else:
+        try:
+            record.pid = await asyncio.to_thread(disruption.begin)
+            try:
+                await asyncio.sleep(record.fault.duration)
+            finally:
+                await asyncio.to_thread(disruption.end)
+        except Exception as exc:
+            record.error = f"{type(exc).__name__}: {exc}"
+    record.ended = time.time()
+    return record
+
+
 async def _replacement(name: str, old: int, pids: Pids, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,13 +135,17 @@ async def _replacement(name: str, old: int, pids: Pids, timeout: float) -> int:
 
 
 async def run_schedule(
-    faults: list[Fault], pids: Pids, t0: float, on_fault: Callable[[Injected], None]
+    faults: list[Fault],
+    pids: Pids,
+    t0: float,
+    on_fault: Callable[[Injected], None],
+    disruptions: Mapping[str, Disruption] | None = None,
 ) -> list[Injected]:
     """Start each fault at t0 + its offset (faults may overlap); returns them as done."""
 
     async def one(fault: Fault) -> Injected:
         await asyncio.sleep(max(0.0, t0 + fault.at - time.time()))
-        done = await inject(fault, pids)
+        done = await inject(fault, pids, disruptions)
         on_fault(done)
         return done
 

@@ -25,7 +25,11 @@ def summary_markdown(r: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for f in r["faults"]["injected"]:
-        action = "SIGKILL" if f["action"] == "kill" else f"SIGSTOP {f['duration_s']:.0f}s"
+        action = {
+            "kill": "SIGKILL",
+            "pause": f"SIGSTOP {f['duration_s']:.0f}s",
+            "disrupt": f"for {f['duration_s']:.0f}s",
+        }[f["action"]]
         new_pid = f" -> {f['new_pid']}" if f["new_pid"] else ""
         done = "yes" if f["done"] else f"**no: {f['error']}**"
         lines.append(

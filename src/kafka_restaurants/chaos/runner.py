@@ -21,10 +21,11 @@ from kafka_restaurants.bench.orders_load import (
     PlacedOrder,
     load_menu_choices,
 )
+from kafka_restaurants.bench.postgres import LocalPostgres
 from kafka_restaurants.bench.rawhttp import ConnectionPool
 from kafka_restaurants.bench.stats import latency_summary
 from kafka_restaurants.bench.system import BenchSystem, _port_pair, start_system
-from kafka_restaurants.chaos.faults import Injected, run_schedule
+from kafka_restaurants.chaos.faults import DatabaseOutage, Disruption, Injected, run_schedule
 from kafka_restaurants.chaos.groups import Members, wait_for_members
 from kafka_restaurants.chaos.schedule import KILL, SKIP, ChaosConfig
 from kafka_restaurants.chaos.verdict import judge
@@ -110,19 +111,31 @@ async def run_chaos(config: ChaosConfig, say: Say = print) -> dict[str, Any]:
         f"Load: {config.rate:.0f} orders/s for {config.seconds:.0f}s, every "
         f"{config.decline_every}th declined; {config.instances} transactions and mailer instances."
     )
-    say("Starting the system (seed, restaurants up --detach)...")
-    system = await asyncio.to_thread(
-        start_system, config.restaurants, None, **system_overrides(config)
-    )
+    database = LocalPostgres() if config.postgres else None
+    overrides = system_overrides(config)
+    disruptions: dict[str, Disruption] = {}
+    if database is not None:
+        say(f"Starting PostgreSQL for the system ({database.dir})...")
+        overrides["DATABASE_URL"] = await asyncio.to_thread(database.start)
+        disruptions["postgresql"] = DatabaseOutage(database)
     failed = True
     try:
-        results = await _measure(config, system, say)
-        failed = False
+        say("Starting the system (seed, restaurants up --detach)...")
+        system = await asyncio.to_thread(start_system, config.restaurants, None, **overrides)
+        try:
+            results = await _measure(config, system, disruptions, say)
+            failed = False
+        finally:
+            say("Stopping the system...")
+            await asyncio.to_thread(system.stop, config.keep_data or failed)
+            if failed or config.keep_data:
+                say(f"The chaos system's files are in {system.target.data_dir}")
     finally:
-        say("Stopping the system...")
-        await asyncio.to_thread(system.stop, config.keep_data or failed)
-        if failed or config.keep_data:
-            say(f"The chaos system's files are in {system.target.data_dir}")
+        if database is not None:
+            keep = failed or config.keep_data
+            await asyncio.to_thread(database.stop if keep else database.remove)
+            if keep:
+                say(f"The chaos database's files are in {database.dir}")
     return {
         "schema": 1,
         "quick": config.quick,
@@ -134,12 +147,15 @@ async def run_chaos(config: ChaosConfig, say: Say = print) -> dict[str, Any]:
             "settle_seconds": config.settle_seconds,
             "instances": config.instances,
             "decline_every": config.decline_every,
+            "database": "postgresql" if config.postgres else "sqlite",
         },
         **results,
     }
 
 
-async def _measure(config: ChaosConfig, system: BenchSystem, say: Say) -> dict[str, Any]:
+async def _measure(
+    config: ChaosConfig, system: BenchSystem, disruptions: dict[str, Disruption], say: Say
+) -> dict[str, Any]:
     target = system.target
     active = [f for f in config.faults if f.action != SKIP]
     async with (
@@ -173,7 +189,7 @@ async def _measure(config: ChaosConfig, system: BenchSystem, say: Say) -> dict[s
         try:
             step, injected = await asyncio.gather(
                 driver.run_step("chaos", config.rate, config.seconds),
-                run_schedule(active, system.pids, t0, report),
+                run_schedule(active, system.pids, t0, report, disruptions),
             )
             load_end = time.time()
             say(f"Load over: {len(step.orders)} orders sent. Waiting for every order to settle...")

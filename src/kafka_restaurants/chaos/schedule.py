@@ -9,6 +9,7 @@ from pathlib import Path
 
 KILL = "kill"  # SIGKILL the process group; the supervisor restarts it
 PAUSE = "pause"  # SIGSTOP, then SIGCONT after `duration`
+DISRUPT = "disrupt"  # begin a disruption of `target` (server down, error burst), end it later
 SKIP = "skip"  # a fault this system cannot take; the reason is printed and reported
 
 
@@ -27,6 +28,8 @@ class Fault:
         """One line of the printed schedule."""
         if self.action == SKIP:
             return f"   --    {self.kind}: skipped ({self.reason})"
+        if self.action == DISRUPT:
+            return f"{self.at:5.0f}s  {self.kind}: {self.target} for {self.duration:.0f}s"
         what = {KILL: "SIGKILL", PAUSE: f"SIGSTOP for {self.duration:.0f}s, then SIGCONT"}
         return f"{self.at:5.0f}s  {self.kind}: {what[self.action]} {self.target}"
 
@@ -43,7 +46,9 @@ class ChaosConfig:
     restaurants: int = 200
     decline_every: int = 10  # every tenth order uses the declined test card
     results_dir: Path = Path("bench/results")
-    database_url: str | None = None
+    # The system on a PostgreSQL server of the run's own (which it crashes and starts again),
+    # or on SQLite files (no database server to take down).
+    postgres: bool = False
     keep_data: bool = False
     faults: tuple[Fault, ...] = field(default=())
 
@@ -56,15 +61,11 @@ class ChaosConfig:
             else cls(quick=False, rate=50, seconds=180, settle_seconds=180)
         )
         merged = ChaosConfig(**{**base.__dict__, **changes})
-        faults = build_schedule(merged.quick, merged.database_url)
+        faults = build_schedule(merged.quick, merged.postgres)
         return ChaosConfig(**{**merged.__dict__, "faults": tuple(faults)})
 
 
-def _is_postgres(database_url: str | None) -> bool:
-    return bool(database_url) and str(database_url).startswith(("postgresql", "postgres:"))
-
-
-def build_schedule(quick: bool, database_url: str | None) -> list[Fault]:
+def build_schedule(quick: bool, postgres: bool) -> list[Fault]:
     """Every fault kind, spread over the load so each one's effect settles before the next."""
     if quick:
         faults = [
@@ -103,11 +104,13 @@ def build_schedule(quick: bool, database_url: str | None) -> list[Fault]:
             "it has no runtime switch",
         )
     )
-    if _is_postgres(database_url):
-        reason = "PostgreSQL is not managed by the chaos run, so it cannot restart it"
+    if postgres:
+        at, seconds = (58, 8) if quick else (100, 15)
+        faults.append(Fault(at, "database outage", DISRUPT, "postgresql", seconds))
     else:
-        reason = "the system runs on SQLite files: there is no database server to stop"
-    faults.append(Fault(0, "database outage", SKIP, reason=reason))
+        reason = "the system runs on SQLite files (CHAOS_POSTGRES=0, or no PostgreSQL server "
+        reason += "programs): there is no database server to stop"
+        faults.append(Fault(0, "database outage", SKIP, reason=reason))
     return faults
 
 
@@ -115,14 +118,25 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def config_from_env(env: Mapping[str, str] | None = None) -> ChaosConfig:
-    """The preset CHAOS_QUICK picks; CHAOS_RATE, CHAOS_SECONDS, CHAOS_RESULTS_DIR adjust it."""
+def config_from_env(
+    env: Mapping[str, str] | None = None, postgres_installed: bool = False
+) -> ChaosConfig:
+    """The preset CHAOS_QUICK picks; CHAOS_RATE, CHAOS_SECONDS, CHAOS_RESULTS_DIR adjust it.
+
+    CHAOS_POSTGRES (default: on when the PostgreSQL server programs are installed) runs the
+    system on a PostgreSQL server of the run's own, so the database outage can be done.
+    """
     env = os.environ if env is None else env
+    wants_postgres = env.get("CHAOS_POSTGRES")
     changes: dict[str, object] = {
         "results_dir": Path(env.get("CHAOS_RESULTS_DIR") or "bench/results"),
         "keep_data": _truthy(env.get("CHAOS_KEEP_DATA")),
-        "database_url": env.get("DATABASE_URL") or None,
+        "postgres": postgres_installed if wants_postgres is None else _truthy(wants_postgres),
     }
+    if changes["postgres"] and not postgres_installed:
+        raise ValueError(
+            "CHAOS_POSTGRES=1 needs the PostgreSQL server programs (apt-get install postgresql)"
+        )
     for name, key in (("CHAOS_RATE", "rate"), ("CHAOS_SECONDS", "seconds")):
         if env.get(name):
             try:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from kafka_restaurants.chaos.schedule import KILL, PAUSE, SKIP, ChaosConfig, config_from_env
+from kafka_restaurants.chaos.schedule import (
+    DISRUPT,
+    KILL,
+    PAUSE,
+    SKIP,
+    ChaosConfig,
+    config_from_env,
+)
 
 KINDS_KILLED = {"api", "transactions", "mailer", "bank", "web", "kafka"}
 
@@ -50,15 +57,17 @@ def test_quick_is_each_kind_once_at_a_lower_rate_and_fits_in_five_minutes() -> N
     assert 60 + quick.seconds + quick.settle_seconds < 300
 
 
-def test_faults_the_system_cannot_take_are_listed_as_skipped_with_a_reason() -> None:
+def test_the_database_outage_needs_a_postgresql_server_of_the_runs_own() -> None:
     on_sqlite = ChaosConfig.preset(True)
     skipped = {f.kind: f.reason for f in on_sqlite.faults if f.action == SKIP}
     assert "SQLite" in skipped["database outage"]
-    assert "start-up" in skipped["bank error and timeout burst"]
-    on_postgres = ChaosConfig.preset(True, database_url="postgresql://u@h/db")
-    reason = next(f.reason for f in on_postgres.faults if f.kind == "database outage")
-    assert "PostgreSQL" in reason
     assert all(f.describe().lstrip().startswith("--") for f in on_sqlite.faults if f.action == SKIP)
+    for quick in (True, False):
+        config = ChaosConfig.preset(quick, postgres=True)
+        outage = next(f for f in config.faults if f.kind == "database outage")
+        assert (outage.action, outage.target) == (DISRUPT, "postgresql")
+        assert 5 <= outage.duration <= 30
+        assert "postgresql for" in outage.describe()
 
 
 def test_settings_come_from_the_environment() -> None:
@@ -69,3 +78,9 @@ def test_settings_come_from_the_environment() -> None:
         config_from_env({"CHAOS_RATE": "fast"})
     with pytest.raises(ValueError, match="ends before the schedule"):
         config_from_env({"CHAOS_QUICK": "1", "CHAOS_SECONDS": "20"})
+    # PostgreSQL when it is installed, unless CHAOS_POSTGRES=0; asking for it without it fails.
+    assert config_from_env({}, postgres_installed=True).postgres is True
+    assert config_from_env({"CHAOS_POSTGRES": "0"}, postgres_installed=True).postgres is False
+    assert config_from_env({}, postgres_installed=False).postgres is False
+    with pytest.raises(ValueError, match="apt-get install postgresql"):
+        config_from_env({"CHAOS_POSTGRES": "1"}, postgres_installed=False)
