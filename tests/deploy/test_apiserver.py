@@ -35,8 +35,12 @@ KINDS = (
     "deployments,statefulsets,jobs,services,configmaps,secrets,serviceaccounts,ingresses,"
     "networkpolicies,poddisruptionbudgets,horizontalpodautoscalers,"
     "scaledobjects.keda.sh,externalsecrets.external-secrets.io,"
-    "kafkas.kafka.strimzi.io,kafkanodepools.kafka.strimzi.io,kafkatopics.kafka.strimzi.io"
+    "kafkas.kafka.strimzi.io,kafkanodepools.kafka.strimzi.io,kafkatopics.kafka.strimzi.io,"
+    "kafkausers.kafka.strimzi.io,triggerauthentications.keda.sh"
 )
+# The keys of the Secrets Strimzi makes: each SCRAM KafkaUser's, and the cluster CA's certificate.
+STRIMZI_USER_SECRET_KEYS = {"password", "sasl.jaas.config"}
+STRIMZI_CA_CERT_KEYS = {"ca.crt", "ca.p12", "ca.password"}
 
 
 @pytest.fixture(scope="session")
@@ -235,6 +239,25 @@ def test_every_secret_and_config_map_a_pod_reads_exists_in_the_overlay(
     for external in of_kind(stored, "ExternalSecret"):
         target = external["spec"]["target"]["name"]
         keys[("Secret", target)] = {item["secretKey"] for item in external["spec"]["data"]}
+    # Strimzi makes a Secret per KafkaUser (user operator) and the cluster CA's certificate.
+    for kafka in of_kind(stored, "Kafka"):
+        keys[("Secret", f"{kafka['metadata']['name']}-cluster-ca-cert")] = STRIMZI_CA_CERT_KEYS
+        prefix = kafka["spec"]["entityOperator"]["userOperator"].get("secretPrefix", "")
+        for user in of_kind(stored, "KafkaUser"):
+            if user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]:
+                name = f"{prefix}{user['metadata']['name']}"
+                keys[("Secret", name)] = STRIMZI_USER_SECRET_KEYS
+    # KEDA reads what its TriggerAuthentications name; every ScaledObject names one that exists.
+    auths = {doc["metadata"]["name"]: doc for doc in of_kind(stored, "TriggerAuthentication")}
+    for scaled in of_kind(stored, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["authenticationRef"]["name"] in auths, scaled["metadata"]["name"]
+    for name, auth in auths.items():
+        for field, kind in (("secretTargetRef", "Secret"), ("configMapTargetRef", "ConfigMap")):
+            for ref in auth["spec"].get(field, []):
+                where = f"{overlay}: TriggerAuthentication {name} reads {kind} {ref['name']}"
+                assert (kind, ref["name"]) in keys, f"{where}, which the overlay does not make"
+                assert ref["key"] in keys[(kind, ref["name"])], f"{where} key {ref['key']}"
     for kind in ("Deployment", "StatefulSet", "Job"):
         for workload in of_kind(stored, kind):
             for ref_kind, name, key in referenced_config(workload):
