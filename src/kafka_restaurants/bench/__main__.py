@@ -3,18 +3,22 @@
 Environment: BENCH_QUICK=1 (small and fast), BENCH_RESULTS_DIR (default bench/results),
 BENCH_RESTAURANTS (catalog size), BENCH_PROFILE=1 (py-spy during a sustained step),
 BENCH_KEEP_DATA=1 (keep the bench data dir), BENCH_TARGET_API + BENCH_TARGET_MAILBOX +
-BENCH_TARGET_BANK + BENCH_TARGET_BOOTSTRAP [+ BENCH_TARGET_DATA_DIR]: use a running system.
+BENCH_TARGET_BANK + BENCH_TARGET_BOOTSTRAP [+ BENCH_TARGET_DATA_DIR]: use a running system,
+BENCH_BASELINE=<git rev>: benchmark that revision first, in its own worktree and virtualenv,
+and report every headline figure as new / baseline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
 from rich.console import Console
 
+from kafka_restaurants.bench.baseline import compare, measure_baseline
 from kafka_restaurants.bench.config import config_from_env
 from kafka_restaurants.bench.plots import write_plots
 from kafka_restaurants.bench.progress import PhaseProgress
@@ -40,12 +44,25 @@ def main() -> int:
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
+    baseline = None
+    if config.baseline:
+        try:
+            baseline = measure_baseline(config.baseline, console.print)
+        except (ValueError, RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            console.print(f"[red]The baseline could not be measured:[/red] {exc}")
+            return 2
     try:
         with PhaseProgress(console, PHASES) as progress:
             results = _run(run_benchmark(config, progress))
     except StartFailed as exc:
         console.print(f"[red]The system did not start:[/red] {exc}")
         return 1
+    if baseline is not None:
+        results["baseline"] = {
+            "revision": baseline["revision"],
+            "audit_exit_code": baseline["exit_code"],
+            "figures": compare(results, baseline),
+        }
     results["goals"] = goals(results)
     results["plots"] = write_plots(results, config.results_dir)
     written = write_results(results, config.results_dir)

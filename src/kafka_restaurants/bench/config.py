@@ -43,6 +43,7 @@ class BenchConfig:
     target: Target | None = None
     keep_data: bool = False
     profile: bool = False  # py-spy the pipeline during the first sustained step
+    baseline: str | None = None  # a git revision benchmarked first in the same run (baseline.py)
     # The overload step: `overload_factor` x the sustained rate, for at most `overload_seconds`
     # and `overload_max_orders` orders.
     overload_factor: float = 3.0
@@ -135,5 +136,6 @@ def config_from_env(env: Mapping[str, str] | None = None) -> BenchConfig:
             "target": target_from_env(env),
             "keep_data": _truthy(env.get("BENCH_KEEP_DATA")),
             "profile": _truthy(env.get("BENCH_PROFILE")),
+            "baseline": (env.get("BENCH_BASELINE") or "").strip() or None,
         }
     )

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kafka_restaurants.bench.baseline import comparison_markdown
+
 GIB_MB = 1024.0
 
 
@@ -211,7 +213,10 @@ def summary_markdown(results: dict[str, Any]) -> str:
     if r.get("restarted_processes"):
         restarted = ", ".join(r["restarted_processes"])
         lines += [f"**Warning: restarted during the run: {restarted}.**", ""]
-    lines += [*_headline(r), "", "## Goals", "", "| goal | measured | met |", "|---|---|---|"]
+    lines += _headline(r)
+    if r.get("baseline"):
+        lines += ["", *comparison_markdown(r["baseline"])]
+    lines += ["", "## Goals", "", "| goal | measured | met |", "|---|---|---|"]
     for goal in r["goals"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[goal["met"]]
         lines.append(f"| {goal['goal']} | {_fmt(goal['value'])} | {met} |")
