@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 # should stay away longer than one refused for a momentary burst of requests.
 BACKLOG_RETRY_FACTOR = 5
 
-RefusalReason = Literal["in_flight", "outbox_backlog", "rate_limited", "payment_unavailable"]
+RefusalReason = Literal[
+    "in_flight", "outbox_backlog", "rate_limited", "payment_unavailable", "database_unavailable"
+]
 
 ORDERS_IN_FLIGHT = Gauge("api_orders_in_flight", "POST /orders being worked on by this process")
 ORDERS_REFUSED = Counter(
@@ -63,12 +65,16 @@ class Refusal:
 
 # The bank could not tokenize the card: it is usually back within seconds.
 PAYMENT_UNAVAILABLE = Refusal("payment_unavailable", 5000)
+# The database did not answer (down, restarting, or a SQLite file locked): the transaction
+# rolled back, so nothing was written; a database restart takes seconds.
+DATABASE_UNAVAILABLE = Refusal("database_unavailable", 5000)
 
 BUSY_MESSAGES: dict[RefusalReason, str] = {
     "rate_limited": "You are placing orders too fast; try again in a few seconds.",
     "in_flight": "We're very busy; try again in a few seconds.",
     "outbox_backlog": "We're very busy; try again in a few seconds.",
     "payment_unavailable": "The payment service is unavailable; please try again shortly.",
+    "database_unavailable": "We can't take orders for a moment; please try again shortly.",
 }
 
 

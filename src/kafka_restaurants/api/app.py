@@ -11,11 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants import __version__
 from kafka_restaurants.api import order_status
 from kafka_restaurants.api.admission import (
+    DATABASE_UNAVAILABLE,
     ORDERS_REFUSED,
     PAYMENT_UNAVAILABLE,
     AdmissionLimits,
@@ -145,6 +147,21 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         log.warning("order refused, payment service unavailable: %s", exc)
         ORDERS_REFUSED.labels(PAYMENT_UNAVAILABLE.reason).inc()
         return refused_response(503, PAYMENT_UNAVAILABLE)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Not a bug to hide behind a 500: the database is restarting or unreachable, the
+        # transaction rolled back, and the same request will work again in seconds.
+        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+        if request.method == "POST" and request.url.path == "/orders":
+            ORDERS_REFUSED.labels(DATABASE_UNAVAILABLE.reason).inc()
+            return refused_response(503, DATABASE_UNAVAILABLE)
+        return JSONResponse(
+            {"detail": "The database is unavailable; try again shortly."},
+            status_code=503,
+            headers={"Retry-After": DATABASE_UNAVAILABLE.retry_after_header},
+        )
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

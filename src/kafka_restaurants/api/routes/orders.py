@@ -54,7 +54,8 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"ty
         },
         503: {
             "description": "The api is too busy (too many orders in flight, or too many events "
-            "waiting for Kafka), or the payment service is unavailable; nothing was written",
+            "waiting for Kafka), or the payment service or the database is unavailable; "
+            "nothing was written",
             "model": OrderRefused,
             "headers": _RETRY_AFTER,
         },
