@@ -20,7 +20,14 @@ from kafka_restaurants.messaging.admin import (
     planned_topics,
     wait_until_ready,
 )
-from kafka_restaurants.messaging.broker_security import BrokerSecrets
+from kafka_restaurants.messaging.broker_security import (
+    BrokerSecrets,
+    home_dir,
+    managed_secrets,
+    operator_security,
+    operator_settings,
+    service_kafka_env,
+)
 from kafka_restaurants.messaging.kafka_jars import (
     MIN_JAVA,
     MissingPrerequisite,
@@ -367,35 +374,6 @@ class KafkaBroker:
         )
 
 
-def home_dir(data_dir: Path, secure: bool) -> Path:
-    """Where the managed broker of `data_dir` keeps its files."""
-    return data_dir / ("kafka-secure" if secure else "kafka")
-
-
-def managed_secrets(settings: Settings) -> BrokerSecrets | None:
-    """The secrets of the secured broker `restaurants up` runs, or None when it runs none."""
-    if not (settings.kafka_secure and settings.manages_kafka):
-        return None
-    return BrokerSecrets(home_dir(settings.data_dir, secure=True) / "security")
-
-
-def operator_settings(settings: Settings) -> Settings:
-    """`settings` for the operator's own clients (topics, provisioning, `restaurants dlq`).
-
-    On the secured managed broker, without a KAFKA_SASL_USERNAME of one's own, that is the
-    admin principal; everywhere else the settings as they are.
-    """
-    secrets_ = managed_secrets(settings)
-    if secrets_ is None or settings.kafka_sasl_username:
-        return settings
-    return secrets_.settings_for(settings, ADMIN)
-
-
-def operator_security(settings: Settings) -> ClientSecurity:
-    """Client security options of the operator's tools (see `operator_settings`)."""
-    return client_security(operator_settings(settings))
-
-
 def prepare_cluster(settings: Settings) -> None:
     """The application's topics and, on the secured managed broker, each service's principal
     and ACLs; as the operator (`operator_settings`). Safe to run again."""
@@ -407,9 +385,3 @@ def prepare_cluster(settings: Settings) -> None:
     secrets_ = managed_secrets(settings)
     if secrets_ is not None:
         provision_principals(admin_client(bootstrap, security), secrets_.passwords())
-
-
-def service_kafka_env(settings: Settings, service: str) -> dict[str, str]:
-    """Environment that gives `service` its own principal on the secured managed broker."""
-    secrets_ = managed_secrets(settings)
-    return secrets_.client_env(service) if secrets_ is not None else {}

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from kafka_restaurants.messaging.kafka_jars import MissingPrerequisite
 from kafka_restaurants.messaging.principals import ADMIN, SERVICES
+from kafka_restaurants.messaging.security import ClientSecurity, client_security
 from kafka_restaurants.settings import Settings
 
 SASL_MECHANISM = "SCRAM-SHA-512"
@@ -200,3 +201,38 @@ def _openssl(openssl: str, *args: str | Path) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.strip()[-2000:]}")
+
+
+def home_dir(data_dir: Path, secure: bool) -> Path:
+    """Where the managed broker of `data_dir` keeps its files."""
+    return data_dir / ("kafka-secure" if secure else "kafka")
+
+
+def managed_secrets(settings: Settings) -> BrokerSecrets | None:
+    """The secrets of the secured broker `restaurants up` runs, or None when it runs none."""
+    if not (settings.kafka_secure and settings.manages_kafka):
+        return None
+    return BrokerSecrets(home_dir(settings.data_dir, secure=True) / "security")
+
+
+def operator_settings(settings: Settings) -> Settings:
+    """`settings` for the operator's own clients (topics, provisioning, `restaurants dlq`).
+
+    On the secured managed broker, without a KAFKA_SASL_USERNAME of one's own, that is the
+    admin principal; everywhere else the settings as they are.
+    """
+    secrets_ = managed_secrets(settings)
+    if secrets_ is None or settings.kafka_sasl_username:
+        return settings
+    return secrets_.settings_for(settings, ADMIN)
+
+
+def operator_security(settings: Settings) -> ClientSecurity:
+    """Client security options of the operator's tools (see `operator_settings`)."""
+    return client_security(operator_settings(settings))
+
+
+def service_kafka_env(settings: Settings, service: str) -> dict[str, str]:
+    """Environment that gives `service` its own principal on the secured managed broker."""
+    secrets_ = managed_secrets(settings)
+    return secrets_.client_env(service) if secrets_ is not None else {}
