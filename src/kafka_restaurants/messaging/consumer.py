@@ -173,6 +173,13 @@ class EventConsumer:
                     # Only see what upstream transactions committed.
                     "isolation.level": "read_committed",
                     "partition.assignment.strategy": "cooperative-sticky",
+                    # A killed member's partitions wait for its session to expire: 45 s by
+                    # default, which the chaos run saw as a 45 s stall of every email after
+                    # a broker restart brought back the members of processes killed before.
+                    # Heartbeats come from librdkafka's own thread, so a busy handler does not
+                    # miss them; a paused process (SIGSTOP) is fenced after 10 s, as it should.
+                    "session.timeout.ms": 10_000,
+                    "heartbeat.interval.ms": 2_000,
                     "error_cb": self._on_client_error,
                     "logger": CLIENT_LOG,
                 },
