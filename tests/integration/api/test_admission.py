@@ -39,7 +39,9 @@ class CountingBank:
         self._together = threading.Barrier(together) if together else None
         self._lock = threading.Lock()
 
-    def tokenize(self, card: CardDetails) -> PaymentToken:
+    def tokenize(
+        self, card: CardDetails, reference: str, max_amount: int, currency: str
+    ) -> PaymentToken:
         with self._lock:
             self.calls += 1
         self.entered.set()

@@ -32,7 +32,9 @@ class FakeBank:
 
     calls = 0
 
-    def tokenize(self, card: CardDetails) -> PaymentToken:
+    def tokenize(
+        self, card: CardDetails, reference: str, max_amount: int, currency: str
+    ) -> PaymentToken:
         self.calls += 1
         return PaymentToken(token=f"tok_{self.calls}", brand="visa", last4=card.number[-4:])
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from confluent_kafka import Message
 from fastapi.testclient import TestClient
@@ -28,6 +29,7 @@ from kafka_restaurants.events import (
     encode,
 )
 from kafka_restaurants.settings import Settings
+from tests.fixtures.bank import API_KEY, AS_TRANSACTIONS, BANK_KEYS
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka_io import consume_all, produce
 from tests.fixtures.servers import UvicornThread
@@ -40,7 +42,9 @@ GOOD_CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2034,
 def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('bank')}/bank.sqlite"
     migrate("bank", url)
-    server = UvicornThread(create_bank_app(Settings.model_validate({"BANK_DATABASE_URL": url})))
+    server = UvicornThread(
+        create_bank_app(Settings.model_validate({"BANK_DATABASE_URL": url, **BANK_KEYS}))
+    )
     yield server.start().url
     server.stop()
 
@@ -49,7 +53,12 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def api(database_url: str, bank: str, kafka_bootstrap: str) -> Iterator[TestClient]:
     seed_small_catalog(database_url)
     settings = Settings.model_validate(
-        {"DATABASE_URL": database_url, "BOOTSTRAP_SVR": kafka_bootstrap, "BANK_URL": bank}
+        {
+            "DATABASE_URL": database_url,
+            "BOOTSTRAP_SVR": kafka_bootstrap,
+            "BANK_URL": bank,
+            "BANK_API_KEY": API_KEY,
+        }
     )
     with TestClient(create_app(settings)) as client:
         client.database_url = database_url  # type: ignore[attr-defined]
@@ -264,3 +273,29 @@ def test_card_never_reaches_the_database(api: TestClient, tmp_path: Path) -> Non
     engine.dispose()
     assert "4242424242424242" not in dump and "4242 4242" not in dump
     assert '"123"' not in dump  # the CVC
+
+
+def test_the_orders_token_pays_that_order_only_up_to_its_total(api: TestClient, bank: str) -> None:
+    order_id = api.post("/orders", json=order_body(api)).json()["order_id"]
+    engine = create_db_engine(api.database_url)  # type: ignore[attr-defined]
+    with session_factory(engine)() as session:
+        token = session.scalar(select(Order.payment_token).where(Order.id == order_id))
+    engine.dispose()
+
+    def charge(key: str, reference: str, amount: int) -> tuple[str, str | None]:
+        body = {"token": token, "amount": amount, "currency": "ILS", "reference": reference}
+        response = httpx.post(
+            f"{bank}/v1/charges",
+            json=body,
+            headers={**AS_TRANSACTIONS, "Idempotency-Key": key},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["status"], response.json()["decline_code"]
+
+    # (Keys of their own: the bank lives as long as the module, across database parameters.)
+    mismatch = charge(f"{order_id}-other", "another-order", 8000)
+    assert mismatch == ("declined", "token_reference_mismatch")
+    assert charge(f"{order_id}-more", order_id, 8001) == ("declined", "amount_over_token_limit")
+    assert charge(order_id, order_id, 8000) == ("succeeded", None)
+    assert charge(f"{order_id}-again", order_id, 8000) == ("declined", "token_used")

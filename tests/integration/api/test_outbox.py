@@ -19,6 +19,7 @@ from kafka_restaurants.events import ORDER
 from kafka_restaurants.messaging.broker import KafkaBroker, create_topics, ensure_topics
 from kafka_restaurants.messaging.producer import RecordPublisher
 from kafka_restaurants.settings import Settings
+from tests.fixtures.bank import API_KEY, BANK_KEYS
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka import distinct_free_ports, kafka_libs_or_skip
 from tests.fixtures.kafka_io import consume_all
@@ -75,10 +76,17 @@ def test_orders_accepted_while_kafka_is_down_are_published_when_it_returns(
     bank_url = f"sqlite:///{tmp_path}/bank.sqlite"
     seed_small_catalog(db_url)
     migrate("bank", bank_url)
-    bank = UvicornThread(create_bank_app(Settings.model_validate({"BANK_DATABASE_URL": bank_url})))
+    bank = UvicornThread(
+        create_bank_app(Settings.model_validate({"BANK_DATABASE_URL": bank_url, **BANK_KEYS}))
+    )
     bank.start()
     settings = Settings.model_validate(
-        {"DATABASE_URL": db_url, "BOOTSTRAP_SVR": bootstrap, "BANK_URL": bank.url}
+        {
+            "DATABASE_URL": db_url,
+            "BOOTSTRAP_SVR": bootstrap,
+            "BANK_URL": bank.url,
+            "BANK_API_KEY": API_KEY,
+        }
     )
     broker = KafkaBroker(
         data_dir=tmp_path, port=port, controller_port=controller_port, lib_dir=lib_dir

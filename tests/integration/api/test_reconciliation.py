@@ -23,6 +23,7 @@ from kafka_restaurants.db import create_db_engine, session_factory
 from kafka_restaurants.events import ORDER, ORDER_CONFIRM, OrderConfirmed, decode
 from kafka_restaurants.messaging.producer import RecordPublisher
 from kafka_restaurants.settings import Settings
+from tests.fixtures.bank import API_KEY, AS_TRANSACTIONS
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka_io import consume_all, produce
 from tests.integration.api.conftest import seed_small_catalog
@@ -124,6 +125,7 @@ def test_orders_dead_lettered_without_a_result_are_settled_by_asking_the_bank(
             "DATABASE_URL": api_db,
             "BOOTSTRAP_SVR": kafka_bootstrap,
             "BANK_URL": server.url,
+            "BANK_API_KEY": API_KEY,
             "API_WORKERS": "false",
         }
     )
@@ -148,14 +150,14 @@ def test_orders_dead_lettered_without_a_result_are_settled_by_asking_the_bank(
         answer = httpx.post(
             f"{server.url}/v1/charges",
             json={"token": token, "amount": amount, "currency": currency, "reference": charged},
-            headers={"Idempotency-Key": charged},
+            headers={**AS_TRANSACTIONS, "Idempotency-Key": charged},
             timeout=10,
         )
         assert answer.status_code == 201, answer.text
 
         engine = create_db_engine(api_db)
         sessions = session_factory(engine)
-        reconciler = Reconciler(sessions, ChargeLookup(server.url), older_than=60)
+        reconciler = Reconciler(sessions, ChargeLookup(server.url, API_KEY), older_than=60)
         try:
             assert reconciler.reconcile_once() == {"confirmed": 1, "failed": 1}
             assert reconciler.reconcile_once() == {}  # nothing left: settling is idempotent
@@ -177,7 +179,7 @@ def test_orders_dead_lettered_without_a_result_are_settled_by_asking_the_bank(
         assert event.order.customer.email == "dana@example.com"
 
         fresh = place(api, "ok")  # pending for less than the threshold: left alone
-        reconciler = Reconciler(sessions, ChargeLookup(server.url), older_than=60)
+        reconciler = Reconciler(sessions, ChargeLookup(server.url, API_KEY), older_than=60)
         try:
             assert reconciler.reconcile_once() == {}
         finally:
@@ -206,6 +208,7 @@ def test_the_api_runs_the_reconciler_as_a_supervised_worker(
         "DATABASE_URL": api_db,
         "BOOTSTRAP_SVR": kafka_bootstrap,
         "BANK_URL": server.url,
+        "BANK_API_KEY": API_KEY,
         "API_WORKERS": "false",
         "RECONCILE_AFTER_SECONDS": "60",
         "RECONCILE_INTERVAL_SECONDS": "0.2",
