@@ -4,6 +4,7 @@ service's credential is refused on a topic it does not own."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -186,3 +187,23 @@ def test_the_operators_tools_run_as_the_admin(secured_system: RunningSystem) -> 
     listed = cli("dlq", "list", "order")
     assert listed.returncode == 0, listed.stderr
     assert "dead letter(s) in order.DLQ" in listed.stdout
+
+
+def test_no_kafka_password_reaches_a_log_or_any_file_but_the_secrets(
+    secured_system: RunningSystem,
+) -> None:
+    secrets = secured_system.data_dir / "kafka-secure" / "security"
+    passwords = json.loads((secrets / "credentials.json").read_text())
+    # The broker's own config holds the admin's (for its inter-broker login), mode 0600 too.
+    allowed = {
+        secrets / "credentials.json",
+        secured_system.data_dir / "kafka-secure" / "server.properties",
+    }
+    leaks = []
+    for path in secured_system.data_dir.rglob("*"):
+        if not path.is_file() or path in allowed:
+            continue
+        content = path.read_bytes()
+        leaks += [f"{user} in {path}" for user, pw in passwords.items() if pw.encode() in content]
+    assert leaks == []
+    assert (secured_system.data_dir / "log" / "kafka.log").stat().st_size > 0
