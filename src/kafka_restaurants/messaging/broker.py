@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import signal
 import subprocess
@@ -27,6 +26,7 @@ from kafka_restaurants.messaging.broker_security import (
     operator_security,
     operator_settings,
     service_kafka_env,
+    write_private,
 )
 from kafka_restaurants.messaging.kafka_jars import (
     MIN_JAVA,
@@ -261,10 +261,7 @@ class KafkaBroker:
             overrides=overrides,
         )
         # The secured broker's file holds the admin's password: owner only, from the start.
-        descriptor = os.open(self.properties_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        self.properties_path.chmod(0o600)
+        write_private(self.properties_path, text)
         self.log4j_path.write_text(LOG4J2_CONFIG)
 
     def _java(self) -> str:
@@ -295,9 +292,16 @@ class KafkaBroker:
             # "=": a base64url id may start with "-", which would read as an option.
             f"--cluster-id={self.cluster_id()}", "-c", str(self.properties_path.resolve()),
         ]  # fmt: skip
+        arguments_file = self.home / "format-arguments"
         if self.secrets is not None:
-            command += self.secrets.format_arguments()
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+            # Read from a private file ("@file", one argument a line), not the command line,
+            # where any local user could see the admin's password.
+            write_private(arguments_file, "\n".join(self.secrets.format_arguments()) + "\n")
+            command.append(f"@{arguments_file.resolve()}")
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        finally:
+            arguments_file.unlink(missing_ok=True)
         if done.returncode != 0 or not self.formatted:
             raise RuntimeError(
                 f"formatting Kafka storage in {self.storage_dir} failed "

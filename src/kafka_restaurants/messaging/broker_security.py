@@ -63,7 +63,7 @@ class BrokerSecrets:
         known = self._read_passwords()
         wanted = {user: known.get(user) or secrets.token_urlsafe(24) for user in (ADMIN, *SERVICES)}
         if wanted != known:
-            _write_private(self.credentials_path, json.dumps(wanted, indent=2) + "\n")
+            write_private(self.credentials_path, json.dumps(wanted, indent=2) + "\n")
 
     def _read_passwords(self) -> dict[str, str]:
         if not self.credentials_path.is_file():
@@ -138,7 +138,7 @@ class BrokerSecrets:
         return ["--add-scram", f"{SASL_MECHANISM}=[name={ADMIN},password={admin_password}]"]
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Write `text` to `path` readable by the owner only, from the first byte on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -189,7 +189,7 @@ def make_certificates(tls_dir: Path, hosts: tuple[str, ...]) -> None:
     finally:
         os.umask(old_umask)
     # Kafka's PEM keystore: the PKCS#8 key, then the chain, in one file.
-    _write_private(tls_dir / "broker.pem", key.read_text() + cert.read_text() + ca_pem.read_text())
+    write_private(tls_dir / "broker.pem", key.read_text() + cert.read_text() + ca_pem.read_text())
     ca_pem.chmod(0o644)
     for leftover in (key, csr, extensions, tls_dir / "ca.srl"):
         leftover.unlink(missing_ok=True)

@@ -246,6 +246,7 @@ def test_secrets_are_owner_only_and_never_logged(secured: KafkaBroker) -> None:
     for path in (*private, secured.properties_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(secrets.directory.stat().st_mode) == 0o700
+    assert not (secured.home / "format-arguments").exists()  # the admin's password, read once
     log = (secured.data_dir / "kafka.log").read_text(errors="replace")
     leaked = [user for user, password in secrets.passwords().items() if password in log]
     assert leaked == []
