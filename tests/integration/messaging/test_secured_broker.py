@@ -3,7 +3,10 @@ service, and each principal allowed only what its service does."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import stat
+import struct
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,3 +269,30 @@ def test_a_restart_keeps_the_ca_credentials_and_acls(tmp_path: Path) -> None:
         assert produce_error(again, "mailer", dead_letter_topic(ORDER_CONFIRM)) is None
         refused = produce_error(again, "mailer", ORDER_CONFIRM)
         assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def api_versions_over_tls(broker: KafkaBroker, context: ssl.SSLContext) -> bytes:
+    """Ask the controller listener for its API versions (a request it answers before any
+    authorization); the first bytes of its answer."""
+    header = struct.pack(">hhih", 18, 0, 1, 4) + b"test"  # ApiVersions v0, correlation 1
+    with (
+        socket.create_connection(("127.0.0.1", broker.controller_port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(struct.pack(">i", len(header)) + header)
+        answer = tls.recv(8)
+    if not answer:
+        raise ConnectionResetError("closed without an answer")
+    return answer
+
+
+def test_the_controller_talks_only_to_the_holder_of_the_broker_key(secured: KafkaBroker) -> None:
+    secrets = secrets_of(secured)
+    broker_key = ssl.create_default_context(cafile=str(secrets.ca_path))
+    broker_key.load_cert_chain(str(secrets.keystore_path))
+    answer = api_versions_over_tls(secured, broker_key)
+    assert struct.unpack(">ii", answer)[1] == 1  # the answer to correlation id 1
+
+    no_key = ssl.create_default_context(cafile=str(secrets.ca_path))
+    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        api_versions_over_tls(secured, no_key)
