@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 from kafka_restaurants.api import catalog
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.settings import Settings
+from tests.fixtures.bank import API_KEY, BANK_KEYS
 from tests.fixtures.components import free_port, wait_for
 from tests.integration.api.conftest import Item, Place
 
@@ -72,6 +73,7 @@ def bank_settings(db_url: str, data_dir: Path, port: int = 5100) -> dict[str, st
         "BANK_ERROR_RATE": "0",
         "BANK_TIMEOUT_RATE": "0",
         "BANK_TRANSIENT_FAILURES": "0",
+        **BANK_KEYS,
     }
 
 
@@ -81,6 +83,7 @@ def api_settings(db_url: str, bank_url: str, data_dir: Path, port: int = 5000) -
         "API_PORT": str(port),
         "DATA_DIR": str(data_dir),
         "BANK_URL": bank_url,
+        "BANK_API_KEY": API_KEY,
         "BOOTSTRAP_SVR": "127.0.0.1:1",  # closed: readiness reports Kafka unreachable at once
         "API_WORKERS": "false",
         # Off: the fuzzer's hundreds of orders come from one address, and past the first ten

@@ -149,9 +149,12 @@ class FaultsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    error_rate: Annotated[float, Field(ge=0.0, le=1.0, description="Share answered 503")]
+    # Strict: JSON numbers only (false or "0.5" would otherwise be coerced).
+    error_rate: Annotated[
+        float, Field(strict=True, ge=0.0, le=1.0, description="Share answered 503")
+    ]
     timeout_rate: Annotated[
-        float, Field(ge=0.0, le=1.0, description="Share that hang, then answer 504")
+        float, Field(strict=True, ge=0.0, le=1.0, description="Share that hang, then answer 504")
     ]
     latency_ms: Annotated[
         int, Field(strict=True, ge=0, le=60_000, description="Added before every charge call")

@@ -62,6 +62,9 @@ def test_an_injected_timeout_and_latency_at_run_time(
         ({"error_rate": 0.0, "timeout_rate": -0.1, "latency_ms": 0}, "timeout_rate"),
         ({"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": -1}, "latency_ms"),
         ({"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 0.5}, "latency_ms"),
+        # Found by schemathesis: a boolean was taken for 0.0.
+        ({"error_rate": 0.0, "timeout_rate": False, "latency_ms": 0}, "timeout_rate"),
+        ({"error_rate": "0.5", "timeout_rate": 0.0, "latency_ms": 0}, "error_rate"),
         ({"error_rate": 0.0, "timeout_rate": 0.0}, "latency_ms"),
         ({"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 0, "x": 1}, "x"),
     ],
