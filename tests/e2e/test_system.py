@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from kafka_restaurants.bank.keys import bearer, operator_key
 from kafka_restaurants.cli.supervisor import pid_alive
 from tests.e2e.conftest import RunningSystem
 from tests.fixtures.components import wait_for
@@ -71,8 +72,13 @@ def test_order_is_confirmed_and_mailed_once(system: RunningSystem) -> None:
     assert order["items"][0]["name"] in full["Text"]
     assert f"{order['total_minor'] / 100:.2f}" in full["Text"]
     assert order["items"][0]["name"] in full["HTML"]
-    charges = httpx.get(f"{system.bank}/v1/charges", params={"reference": order_id}).json()
+    # `restaurants up` made the bank's keys; the operator's is in the data directory.
+    operator = bearer(operator_key(system.data_dir, env={}))
+    charges = httpx.get(
+        f"{system.bank}/v1/charges", params={"reference": order_id}, headers=operator
+    ).json()
     assert [c["status"] for c in charges["charges"]] == ["succeeded"]
+    assert httpx.get(f"{system.bank}/v1/charges").status_code == 401
 
 
 def test_declined_card_is_declined_without_email(system: RunningSystem) -> None:

@@ -45,6 +45,7 @@ from tests.e2e.browser import (
     unique_email,
 )
 from tests.e2e.conftest import RunningSystem
+from tests.fixtures.bank import API_KEY, BANK_KEYS
 from tests.fixtures.components import free_port, wait_for
 
 
@@ -275,6 +276,9 @@ def busy_site(tmp_path: Path) -> Iterator[BusySite]:
             "API_WORKERS": "false",
             "API_MAX_OUTBOX_BACKLOG": "1",
             "BANK_URL": f"http://127.0.0.1:{bank_port}",
+            # One settings object for the bank (every caller's key) and the api (its own).
+            **BANK_KEYS,
+            "BANK_API_KEY": API_KEY,
             "CART_SECRET": "busy-site",
             "MAILBOX_ENABLED": "false",
         }

@@ -16,6 +16,7 @@ from kafka_restaurants.api.seed import seed_catalog
 from kafka_restaurants.bank.app import create_app as create_bank_app
 from kafka_restaurants.db import migrate
 from kafka_restaurants.settings import Settings
+from tests.fixtures.bank import API_KEY, BANK_KEYS
 from tests.fixtures.components import free_port, wait_for
 
 
@@ -57,6 +58,9 @@ def real_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer
             "BOOTSTRAP_SVR": "127.0.0.1:1",
             "API_WORKERS": "false",
             "BANK_URL": f"http://127.0.0.1:{bank_port}",
+            # One settings object for the bank (every caller's key) and the api (its own).
+            **BANK_KEYS,
+            "BANK_API_KEY": API_KEY,
         }
     )
     migrate("bank", settings.bank_db_url)

@@ -22,6 +22,7 @@ from kafka_restaurants.bank.app import create_app as create_bank_app
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.web.app import create_app as create_web_app
+from tests.fixtures.bank import API_KEY, BANK_KEYS
 from tests.fixtures.components import free_port, wait_for
 from tests.integration.web.conftest import RunningServer, start_server
 from tests.integration.web.test_web_with_api import checkout_form, fill_cart
@@ -63,7 +64,8 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp_path_factory.mktemp('bank')}/bank.sqlite"
     migrate("bank", url)
     server = start_server(
-        create_bank_app(Settings.model_validate({"BANK_DATABASE_URL": url})), free_port()
+        create_bank_app(Settings.model_validate({"BANK_DATABASE_URL": url, **BANK_KEYS})),
+        free_port(),
     )
     yield server.url
     server.stop()
@@ -83,6 +85,7 @@ def start_api(bank: str, tmp_path: Path) -> Iterator[Any]:
                 "BOOTSTRAP_SVR": "127.0.0.1:1",
                 "API_WORKERS": "false",  # no relay: the outbox backlog stays until we clear it
                 "BANK_URL": bank,
+                "BANK_API_KEY": API_KEY,
                 **overrides,
             }
         )
