@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.containers.engine import NAME_PREFIX, Engine, build_image
+from tests.fixtures.bank import API_KEY, BANK_KEYS, TRANSACTIONS_KEY
 from tests.fixtures.components import free_port, wait_for
 
 READY_TIMEOUT = 120.0
@@ -88,6 +89,15 @@ def _system_env(kafka_bootstrap: str, database_url: str) -> dict[str, str]:
     }
 
 
+# Each role's own secrets, as each pod mounts only its own: the bank knows every caller's key,
+# the api and the payment service present theirs.
+ROLE_SECRETS: dict[str, dict[str, str]] = {
+    "bank": BANK_KEYS,
+    "api": {"BANK_API_KEY": API_KEY},
+    "transactions": {"BANK_API_KEY": TRANSACTIONS_KEY},
+}
+
+
 def _long_running_roles(env: dict[str, str]) -> dict[str, tuple[int, list[str]]]:
     """Role -> (port of its /healthz, the image's arguments), as the manifests run them."""
     web_1, web_2 = free_port(), free_port()
@@ -143,7 +153,7 @@ def deployment(
         # All at once, as Kubernetes starts them: each process waits for what it needs.
         for role, (port, args) in roles.items():
             running.health_ports[role] = port
-            env = {**running.env, "HEALTHCHECK_PORT": str(port)}
+            env = {**running.env, **ROLE_SECRETS.get(role, {}), "HEALTHCHECK_PORT": str(port)}
             if role.startswith("web-"):
                 env["WEB_REPLICA_NAME"] = role
             image.start(running.name(role), env, *args)
