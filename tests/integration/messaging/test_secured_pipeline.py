@@ -102,6 +102,18 @@ def test_an_order_is_charged_confirmed_and_mailed(secured_system: RunningSystem)
     assert httpx.get(f"{secured_system.api}/readyz").json()["checks"]["kafka"] == "ok"
 
 
+def test_a_declined_card_comes_back_to_the_api_declined(secured_system: RunningSystem) -> None:
+    order_id = place(secured_system, "4000000000000002", f"no-{time.monotonic_ns()}@example.com")
+
+    def status() -> object:
+        order = httpx.get(f"{secured_system.api}/orders/{order_id}").json()
+        return order if order["status"] != "pending" else None
+
+    order = wait_for(status, timeout=90, what="order settled over the secured broker")
+    assert isinstance(order, dict)
+    assert (order["status"], order["decline_code"]) == ("declined", "card_declined")
+
+
 def test_each_service_runs_as_its_own_principal_and_no_other(
     secured_system: RunningSystem,
 ) -> None:
