@@ -30,7 +30,11 @@ OFFICIAL_IMAGES = {
 APP_IMAGE = "kafka-restaurants"
 SETTINGS_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
 IMAGE_NAMES = {"HEALTHCHECK_PORT", "HEALTHCHECK_PATH"}
-SECRET_NAMES = {"POSTGRES_PASSWORD", "CART_SECRET"}
+CALLER_KEYS = {"BANK_CALLER_KEY_API", "BANK_CALLER_KEY_TRANSACTIONS", "BANK_CALLER_KEY_OPERATOR"}
+SECRET_NAMES = {"POSTGRES_PASSWORD", "CART_SECRET", "GRAFANA_ADMIN_PASSWORD", *CALLER_KEYS}
+# Each caller presents its own key to the bank as BANK_API_KEY.
+OWN_BANK_KEY = {"api": "BANK_CALLER_KEY_API", "transactions": "BANK_CALLER_KEY_TRANSACTIONS"}
+BANK_KEY_NAMES = {"BANK_API_KEY", *CALLER_KEYS}
 
 
 def _with_defaults(value: str) -> str:
@@ -138,6 +142,60 @@ def test_secrets_are_interpolated_from_the_ignored_env_file_never_literal() -> N
     assert "${POSTGRES_PASSWORD:?" in text.split("DATABASE_URL:")[1].splitlines()[0]
 
 
+def test_each_service_gets_only_its_own_bank_key(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    bank = services["bank"]["environment"]
+    assert {name for name in bank if name in BANK_KEY_NAMES} == CALLER_KEYS
+    for name in CALLER_KEYS:
+        assert bank[name].startswith(f"${{{name}:?"), name
+    for name, service in services.items():
+        if name == "bank":
+            continue
+        keys = {key: value for key, value in (service.get("environment") or {}).items()}
+        held = {key for key in keys if key in BANK_KEY_NAMES}
+        if name in OWN_BANK_KEY:
+            assert held == {"BANK_API_KEY"}, name
+            assert keys["BANK_API_KEY"].startswith(f"${{{OWN_BANK_KEY[name]}:?"), name
+        else:
+            assert held == set(), f"{name} holds bank keys it does not use: {held}"
+
+
+def test_no_default_passwords(compose: dict[str, Any]) -> None:
+    grafana = _services(compose)["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    text = (DEPLOY / "compose.yaml").read_text()
+    # No secret falls back to a value written here (`${NAME:-value}`).
+    for line in text.splitlines():
+        if re.search(r"PASSWORD|SECRET|KEY", line) and not line.lstrip().startswith("#"):
+            assert ":-" not in line, line
+    for path in (DEPLOY / "observability").rglob("*"):
+        if path.is_file():
+            content = path.read_text()
+            assert not re.search(r"(?i)password\W+(default\W+)?`?admin`?\b", content), path
+            assert not re.search(r"(?i)admin_password\s*[:=]", content), path
+            assert not re.search(r"(?i)default\W+admin\b", content), path
+
+
+def test_make_secrets_adds_what_an_older_env_file_lacks(tmp_path: Path) -> None:
+    script = DEPLOY / "make-secrets.sh"
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=kept\nCART_SECRET=kept-too\n")
+    (tmp_path / ".env").chmod(0o600)
+    for _ in range(2):  # the second run adds nothing
+        subprocess.run(["bash", str(script), str(tmp_path)], check=True, capture_output=True)
+    values = dict(
+        line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines() if "=" in line
+    )
+    assert (values["POSTGRES_PASSWORD"], values["CART_SECRET"]) == ("kept", "kept-too")
+    assert set(values) == SECRET_NAMES
+    fresh = [values[name] for name in (*CALLER_KEYS, "GRAFANA_ADMIN_PASSWORD")]
+    assert len(set(fresh)) == 4 and all(re.fullmatch(r"[0-9a-f]{36,64}", v) for v in fresh)
+    overlay = tmp_path / "k8s" / "overlays" / "minikube"
+    for caller in ("api", "transactions", "operator"):
+        key_file = overlay / "secrets" / f"bank-caller-{caller}.env"
+        assert re.fullmatch(r"key=[0-9a-f]{64}\n", key_file.read_text())
+        assert key_file.stat().st_mode & 0o077 == 0, key_file
+
+
 def test_load_balancer_runs_the_committed_render_of_the_shared_template(
     compose: dict[str, Any],
 ) -> None:
@@ -180,6 +238,14 @@ def test_compose_validates_the_file_with_the_secrets_make_secrets_writes(
     assert set(resolved["services"]) == set(_services(compose))
     api = resolved["services"]["api"]["environment"]
     assert "${" not in api["DATABASE_URL"] and "@postgres:5432/" in api["DATABASE_URL"]
+    # The keys make-secrets.sh wrote: the api's own reaches the bank as the api's caller key.
+    bank = resolved["services"]["bank"]["environment"]
+    transactions = resolved["services"]["transactions"]["environment"]
+    assert api["BANK_API_KEY"] == bank["BANK_CALLER_KEY_API"]
+    assert transactions["BANK_API_KEY"] == bank["BANK_CALLER_KEY_TRANSACTIONS"]
+    assert len({bank[name] for name in CALLER_KEYS}) == 3
+    grafana = resolved["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] not in {"", "admin"}
 
 
 def test_every_app_service_runs_a_command_the_image_knows(compose: dict[str, Any]) -> None:
