@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,6 +14,7 @@ import pytest
 
 from kafka_restaurants.db import migrate
 from tests.fixtures.bank import API_KEY, AS_OPERATOR, OPERATOR_KEY, TRANSACTIONS_KEY, auth
+from tests.fixtures.components import free_port
 from tests.integration.bank.conftest import BankServer, bank_settings
 from tests.integration.bank.test_bank_http import CARDS, StartBank, tokenize
 
@@ -130,3 +135,25 @@ def test_the_api_looks_up_an_order_it_tokenized_but_cannot_charge_it(
     assert charged.status_code == 403
     listed = httpx.get(f"{bank.url}/v1/charges", headers=AS_OPERATOR).json()["charges"]
     assert listed == [], "a refused call charges nothing"
+
+
+def test_a_bank_started_without_caller_keys_exits_naming_the_settings(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BANK_", "DATABASE"))}
+    env.update(
+        DATA_DIR=str(tmp_path),
+        BANK_DATABASE_URL=f"sqlite:///{tmp_path / 'bank.sqlite'}",
+        BANK_PORT=str(free_port()),
+        BANK_CALLER_KEY_API=API_KEY,
+    )
+    started = subprocess.run(
+        [sys.executable, "-m", "kafka_restaurants.cli.main", "serve", "bank"],
+        env=env,
+        cwd=tmp_path,  # no .env file here
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 2, started.stderr
+    assert "BANK_CALLER_KEY_TRANSACTIONS is not set" in started.stderr
+    assert "BANK_CALLER_KEY_OPERATOR is not set" in started.stderr
+    assert API_KEY not in started.stderr + started.stdout

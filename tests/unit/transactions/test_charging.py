@@ -89,6 +89,27 @@ def test_declined_charge_declines_the_order_in_plain_words(code: str | None, rea
     assert event.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("token_expired", "expired before payment"),
+        ("token_used", "already used"),
+        ("token_reference_mismatch", "did not match this order"),
+        ("token_currency_mismatch", "did not match this order"),
+        ("amount_over_token_limit", "more than the card authorization"),
+    ],
+)
+def test_a_token_the_bank_refused_declines_the_order_asking_for_a_new_one(
+    code: str, words: str
+) -> None:
+    """Nothing was charged, and only a new order (a new token) can pay: say so, not "card"."""
+    topic, event = only_output(charge_for_order(placed(), charge("declined", code), TOPICS))
+    assert topic == "declined-here"
+    assert isinstance(event, OrderDeclined)
+    assert event.decline_code == code
+    assert words in event.reason and event.reason.endswith("Please place the order again.")
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429, 408])
 def test_transient_bank_errors_are_retried(status: int) -> None:
     outcome = charge_for_order(placed(), BankReply(status, {"error": "processing_error"}), TOPICS)
