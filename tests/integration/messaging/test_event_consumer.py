@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -256,3 +258,68 @@ def test_a_lone_message_is_handled_without_waiting_for_a_full_batch(
         produce(kafka_bootstrap, source, [(b"second", declined("second"), None)])
         wait_for(lambda: "second" in seen, timeout=30, what="the second message")
         assert seen["second"] - sent < poll_timeout / 2
+
+
+_MEMBER = """
+import sys
+from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
+from kafka_restaurants.messaging.outcomes import Done
+
+async def handle(batch):
+    return [Done(()) for _ in batch]
+
+EventConsumer(ConsumerSettings(sys.argv[1], sys.argv[2], (sys.argv[3],)), handle).run()
+"""
+
+
+def _partitions_held(bootstrap: str, group: str) -> list[list[int]]:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the answer comes
+    members = admin.describe_consumer_groups([group])[group].result(10).members
+    return [sorted(tp.partition for tp in m.assignment.topic_partitions or []) for m in members]
+
+
+def test_a_killed_members_partitions_move_to_the_survivor_within_seconds(
+    kafka_bootstrap: str, topics: tuple[str, str]
+) -> None:
+    """kill -9 leaves no LeaveGroup: the group waits for the member's session to expire. With
+    librdkafka's 45 s default that stalled the whole pipeline for 45 s after a crash."""
+    source, _output = topics
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    seen: set[str] = set()
+
+    async def handle(batch: list[Incoming]) -> list[Outcome]:
+        seen.update(message.key.decode() for message in batch)
+        return [Done(()) for _ in batch]
+
+    member = subprocess.Popen(
+        [sys.executable, "-c", _MEMBER, kafka_bootstrap, group, source],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _partitions_held(kafka_bootstrap, group) == [[0, 1]], timeout=60)
+        for _ in run_in_thread(
+            EventConsumer(ConsumerSettings(kafka_bootstrap, group, (source,)), handle)
+        ):
+            wait_for(
+                lambda: sorted(_partitions_held(kafka_bootstrap, group)) == [[0], [1]],
+                timeout=60,
+                what="the two members to share the partitions",
+            )
+            member.kill()
+            member.wait(10)
+            killed_at = time.monotonic()
+            for partition in (0, 1):
+                produce(
+                    kafka_bootstrap,
+                    source,
+                    [(f"p{partition}".encode(), declined("x"), None)],
+                    partition,
+                )
+            wait_for(lambda: seen >= {"p0", "p1"}, timeout=40, what="both partitions' messages")
+            assert time.monotonic() - killed_at < 30  # librdkafka's default session: 45 s
+    finally:
+        member.kill()
+        member.wait(10)
