@@ -215,11 +215,11 @@ def test_a_token_expires_but_a_charge_made_in_time_still_replays(database_url: s
         engine.dispose()
 
 
-def test_tokens_made_before_the_binding_come_out_expired(sqlite_url: str) -> None:
+def test_tokens_made_before_the_binding_come_out_expired(database_url: str) -> None:
     """Migration 0003: an unbound token was as good as cash; after it, it pays nothing."""
-    config = alembic_config("bank", sqlite_url)
+    config = alembic_config("bank", database_url)
     command.upgrade(config, "0002")
-    engine = create_db_engine(sqlite_url)
+    engine = create_db_engine(database_url)
     created = datetime.now(UTC) - timedelta(minutes=5)
     with engine.begin() as connection:
         connection.execute(
@@ -229,7 +229,7 @@ def test_tokens_made_before_the_binding_come_out_expired(sqlite_url: str) -> Non
             ),
             {"created": created},
         )
-    migrate("bank", sqlite_url)
+    migrate("bank", database_url)
     bank = Bank(engine)
     try:
         result = bank.charge_card("old-1", ChargeRequest("tok_old", 100, "ILS", "old-1"))
