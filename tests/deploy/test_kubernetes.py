@@ -769,11 +769,6 @@ def test_minikube_database_makes_one_role_per_service(rendered: Rendered) -> Non
         assert url == f"postgresql+psycopg://{service}:{password}@postgres:5432/{service}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deploy/make-secrets.sh does not write the per-credential files yet (the lead adds "
-    "it; then remove this mark)",
-)
 def test_make_secrets_writes_every_file_the_minikube_overlay_reads(tmp_path: Any) -> None:
     subprocess.run(
         ["bash", str(DEPLOY / "make-secrets.sh"), str(tmp_path)], check=True, capture_output=True

@@ -58,6 +58,9 @@ def api(database_url: str, bank: str, kafka_bootstrap: str) -> Iterator[TestClie
             "BOOTSTRAP_SVR": kafka_bootstrap,
             "BANK_URL": bank,
             "BANK_API_KEY": API_KEY,
+            # One test client places many orders: the per-client limit (tested on its own in
+            # test_admission.py) counts every attempt, a refused bad body included.
+            "API_ORDER_RATE_PER_CLIENT": "0",
         }
     )
     with TestClient(create_app(settings)) as client:
