@@ -142,6 +142,7 @@ class EventConsumer:
         self._stopping = False
         self._running = False
         self._paused: dict[PartitionKey, _Paused] = {}
+        self._reassigned = False  # a rebalance assigned partitions: lift stale pauses
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
@@ -203,13 +204,19 @@ class EventConsumer:
             # topics it wrote to until the coordinator aborts it: keep that short.
             self._producer_config["transaction.timeout.ms"] = 30000
         self._producer = self._new_producer()
-        self._consumer.subscribe(list(s.topics), on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self._consumer.subscribe(
+            list(s.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
         self._running = True
         log.info("consuming %s as group %s", ",".join(s.topics), s.group_id)
         watchdog = threading.Thread(target=self._watch_commits, name="commit-watchdog", daemon=True)
         watchdog.start()
         try:
             while not self._stopping:
+                self._resume_reassigned()
                 self._resume_due()
                 batch = self._usable(self._next_messages())
                 if batch:
@@ -270,6 +277,25 @@ class EventConsumer:
             self._consumer.resume([TopicPartition(topic, partition) for topic, partition in due])
             for key in due:
                 del self._paused[key]
+
+    def _on_assign(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        self._reassigned = True
+
+    def _resume_reassigned(self) -> None:
+        """After a rebalance, resume every assigned partition no retry is holding.
+
+        librdkafka keeps a partition's pause through a rebalance that takes it away and gives
+        it back, while _on_revoke forgets the retry that paused it: nothing resumed it again,
+        and every mailer stayed silent for good after a chaos run's broker restart.
+        """
+        if not self._reassigned or self._consumer is None:
+            return
+        self._reassigned = False
+        idle = [
+            tp for tp in self._consumer.assignment() if (tp.topic, tp.partition) not in self._paused
+        ]
+        if idle:
+            self._consumer.resume(idle)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:

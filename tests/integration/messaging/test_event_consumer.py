@@ -323,3 +323,64 @@ def test_a_killed_members_partitions_move_to_the_survivor_within_seconds(
     finally:
         member.kill()
         member.wait(10)
+
+
+_RETRYING_MEMBER = """
+import sys
+from pathlib import Path
+from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
+from kafka_restaurants.messaging.outcomes import Done, Retry
+
+bootstrap, group, topic, workdir = sys.argv[1:5]
+allowed, handled = Path(workdir, "allowed"), Path(workdir, "handled")
+tried = Path(workdir, "tried")
+
+async def handle(batch):
+    if not allowed.exists():  # the SMTP server is down: retry, the partition paused meanwhile
+        with tried.open("a") as out:
+            out.write("retry\\n")
+        return [Retry("not yet") for _ in batch]
+    with handled.open("a") as out:
+        out.writelines(message.key.decode() + "\\n" for message in batch)
+    return [Done(()) for _ in batch]
+
+settings = ConsumerSettings(bootstrap, group, (topic,), max_attempts=1000)
+EventConsumer(settings, handle, on_stall=lambda reason: None).run()
+"""
+
+
+def test_a_partition_paused_for_a_retry_resumes_after_the_member_lost_it(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
+) -> None:
+    """The chaos run's mailers: a partition paused for a retry, the member's session lost (a
+    paused process, a restarted broker), the partition given back still paused by librdkafka
+    while the consumer had forgotten the retry: silent for good, every email after it lost."""
+    source, _output = topics
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    member = subprocess.Popen(
+        [sys.executable, "-c", _RETRYING_MEMBER, kafka_bootstrap, group, source, str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    handled = tmp_path / "handled"
+    try:
+        produce(kafka_bootstrap, source, [(b"m0", declined("m0"), None)], 0)
+        produce(kafka_bootstrap, source, [(b"m1", declined("m1"), None)], 1)
+        tried = tmp_path / "tried"
+        # The lone member holds both partitions and retries: its backoff now keeps them
+        # paused for a second or more at a time.
+        wait_for(lambda: tried.exists() and len(tried.read_text().split()) >= 6, timeout=90)
+        # The fault itself, as the chaos run does it: paused past its 10 s session, the member
+        # is dropped from the group and loses its partitions.
+        member.send_signal(signal.SIGSTOP)
+        time.sleep(15)
+        member.send_signal(signal.SIGCONT)
+        (tmp_path / "allowed").touch()
+        wait_for(
+            lambda: handled.exists() and set(handled.read_text().split()) == {"m0", "m1"},
+            timeout=60,
+            what="both messages handled once the member is back",
+        )
+    finally:
+        member.kill()
+        member.wait(10)
