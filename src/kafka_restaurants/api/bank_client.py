@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+from urllib.parse import quote
 
 import httpx
 import urllib3
@@ -147,6 +148,10 @@ def card_errors(body: object) -> list[FieldError]:
     return errors or [FieldError(("body", "card"), "the bank refused this card", "card_invalid")]
 
 
+TokenVoid = Literal["voided", "used", "unknown"]
+_VOID_ANSWERS: dict[int, TokenVoid] = {200: "voided", 409: "used", 404: "unknown"}
+
+
 class ChargeLookup:
     """The bank's charges for one reference (GET /v1/charges?reference=...), for reconciliation."""
 
@@ -167,6 +172,20 @@ class ChargeLookup:
         if not isinstance(charges, list):
             return None
         return [charge for charge in charges if isinstance(charge, dict)]
+
+    def void_token(self, token: str, reference: str) -> TokenVoid | None:
+        """Make the order's unused token unusable at the bank: `voided` (no charge can come any
+        more), `used` (a charge used it first), `unknown` (no such token for this order: none
+        can pay it); None when the bank does not answer."""
+        try:
+            response = self._http.post(
+                f"/v1/tokens/{quote(token, safe='')}/void", json={"reference": reference}
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code in REFUSED_CREDENTIALS:
+            _refused(response.status_code, "voiding a token")
+        return _VOID_ANSWERS.get(response.status_code)
 
     def close(self) -> None:
         self._http.close()

@@ -46,8 +46,11 @@ from kafka_restaurants.bank.schemas import (
     MessageOut,
     ProcessingErrorOut,
     ReferenceFilter,
+    Token,
     TokenIn,
     TokenOut,
+    TokenVoidIn,
+    TokenVoidOut,
 )
 from kafka_restaurants.bank.service import (
     Bank,
@@ -58,6 +61,7 @@ from kafka_restaurants.bank.service import (
     IdempotencyKeyReused,
     TokenTerms,
     TokenView,
+    TokenVoid,
     TransientProcessingError,
     UnknownToken,
 )
@@ -333,6 +337,29 @@ def create_app(settings: Settings, *, rng: random.Random | None = None) -> FastA
             ]
             return JSONResponse({"detail": detail}, status_code=422)
         return _json_response(201, _TOKEN_JSON.dump_json(token))
+
+    @app.post(
+        "/v1/tokens/{token}/void",
+        response_model=TokenVoidOut,
+        responses={
+            **_UNREADABLE,
+            **_AUTH,
+            **_INVALID,
+            404: {"model": FieldErrorsOut, "description": "No token of this reference"},
+            409: {"model": FieldErrorsOut, "description": "A charge used the token first"},
+        },
+        dependencies=[require(Permission.VOID_TOKENS)],
+    )
+    async def void_token(token: Token, body: TokenVoidIn) -> Any:
+        """Make the order's unused token unusable: a charge with it is declined `token_used`.
+        The api's reconciler does this before it fails an order nothing charged, so no charge
+        can still arrive after. 409 when a charge used it first: look the charge up."""
+        found = await run_db(bank.void_token, token, body.reference)
+        if found is TokenVoid.UNKNOWN:
+            return _field_error(404, ["path", "token"], "no token of this reference", "not_found")
+        if found is TokenVoid.USED:
+            return _field_error(409, ["path", "token"], "a charge used this token", "token_used")
+        return {"token": token, "status": "voided"}
 
     @app.post(
         "/v1/charges",

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     LOOK_UP_CHARGES = "look_up_charges"  # the charges of one reference
     LIST_CHARGES = "list_charges"  # every charge, unfiltered by reference
     CONTROL_FAULTS = "control_faults"
+    VOID_TOKENS = "void_tokens"  # make an order's unused token unusable
 
 
 class Caller(StrEnum):
@@ -38,8 +39,11 @@ class Caller(StrEnum):
 
 
 PERMISSIONS: Mapping[Caller, frozenset[Permission]] = {
-    # The api swaps cards for tokens; its reconciler looks up an order's charges.
-    Caller.API: frozenset({Permission.CREATE_TOKENS, Permission.LOOK_UP_CHARGES}),
+    # The api swaps cards for tokens; its reconciler looks up an order's charges and voids
+    # the token of an order it fails, so no charge can still come after.
+    Caller.API: frozenset(
+        {Permission.CREATE_TOKENS, Permission.LOOK_UP_CHARGES, Permission.VOID_TOKENS}
+    ),
     # The payment service charges, and looks an order's charge up when it gives up retrying.
     Caller.TRANSACTIONS: frozenset({Permission.CHARGE, Permission.LOOK_UP_CHARGES}),
     Caller.OPERATOR: frozenset(Permission),

@@ -64,6 +64,19 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
+class TokenVoidIn(BaseModel):
+    """The order the token was made for: only that order's token is voided."""
+
+    reference: Reference
+
+
+class TokenVoidOut(BaseModel):
+    """`voided`: no charge can use the token any more (already voided counts too)."""
+
+    token: str
+    status: Literal["voided"]
+
+
 class ChargeIn(BaseModel):
     token: Token
     amount: Amount

@@ -13,9 +13,10 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kafka_restaurants.bank.cards import CardBehaviour, VaultedCard, check_card
@@ -139,6 +140,17 @@ _MARK_USED = (
     .values(used_by=bindparam("used_key"))
 )
 DEFAULT_TOKEN_TTL = timedelta(hours=1)
+# `used_by` of a token voided before any charge used it: every charge with it is then
+# declined `token_used`.
+VOIDED_BY = "void"
+
+
+class TokenVoid(StrEnum):
+    """What voiding a token found."""
+
+    VOIDED = "voided"  # unusable from now on (or already voided)
+    USED = "used"  # a charge used it first
+    UNKNOWN = "unknown"  # no token of that reference
 
 
 @dataclass(frozen=True)
@@ -398,6 +410,22 @@ class Bank:
             charge.status,
             f" ({charge.decline_code})" if charge.decline_code else "",
         )
+
+    def void_token(self, token: str, reference: str) -> TokenVoid:
+        """Make the unused token of `reference` unusable; idempotent. On PostgreSQL the update
+        locks the row, so a charge racing it either used the token first (USED) or waits and
+        is then declined `token_used`."""
+        with self._engine.begin() as connection:
+            mine = and_(TOKENS.c.token == token, TOKENS.c.reference == reference)
+            voided = connection.execute(
+                update(TOKENS).where(mine, TOKENS.c.used_by.is_(None)).values(used_by=VOIDED_BY)
+            )
+            if voided.rowcount == 1:
+                return TokenVoid.VOIDED
+            used_by = connection.execute(select(TOKENS.c.used_by).where(mine)).first()
+        if used_by is None:
+            return TokenVoid.UNKNOWN
+        return TokenVoid.VOIDED if used_by[0] == VOIDED_BY else TokenVoid.USED
 
     def list_charges(
         self, reference: str | None = None, status: str | None = None, limit: int = 100

@@ -170,6 +170,17 @@ def test_orders_dead_lettered_without_a_result_are_settled_by_asking_the_bank(
         assert failed["status"] == "failed"
         assert failed["decline_reason"] == "We couldn't process your payment. You were not charged."
         assert server.charges(uncharged) == []
+        # The payment service, lagging past the threshold, charges the failed order after all:
+        # the reconciler voided its token first, so the bank declines and nothing is taken.
+        token, amount, currency = _charge_of(api_db, uncharged)
+        late = httpx.post(
+            f"{server.url}/v1/charges",
+            json={"token": token, "amount": amount, "currency": currency, "reference": uncharged},
+            headers={**AS_TRANSACTIONS, "Idempotency-Key": uncharged},
+            timeout=10,
+        )
+        assert (late.json()["status"], late.json()["decline_code"]) == ("declined", "token_used")
+        assert [c["status"] for c in server.charges(uncharged)] == ["declined"]
 
         relay = OutboxRelay(sessions, RecordPublisher(kafka_bootstrap))
         relay.relay_once()

@@ -43,6 +43,13 @@ ROUTES: dict[str, tuple[str, str, dict[str, str], Any, set[str]]] = {
     ),
     "list every charge": ("GET", "/v1/charges", {}, None, {"operator"}),
     "list by status": ("GET", "/v1/charges", {"status": "succeeded"}, None, {"operator"}),
+    "void token": (
+        "POST",
+        "/v1/tokens/{token}/void",
+        {},
+        {"reference": "auth-1"},
+        {"api", "operator"},
+    ),
     "read faults": ("GET", "/admin/faults", {}, None, {"operator"}),
     "set faults": ("PUT", "/admin/faults", {}, FAULTS, {"operator"}),
 }

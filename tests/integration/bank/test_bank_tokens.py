@@ -236,3 +236,33 @@ def test_tokens_made_before_the_binding_come_out_expired(database_url: str) -> N
         assert (result.charge.status, result.charge.decline_code) == ("declined", "token_expired")
     finally:
         engine.dispose()
+
+
+def void(bank: Any, token: str, reference: str, headers: dict[str, str] = AS_API) -> httpx.Response:
+    return httpx.post(
+        f"{bank.url}/v1/tokens/{token}/void", json={"reference": reference}, headers=headers
+    )
+
+
+def test_a_voided_token_pays_nothing_and_a_used_one_cannot_be_voided(
+    database_url: str, start_bank: StartBank
+) -> None:
+    # The reconciler voids the token of an order it fails: a charge that comes later anyway
+    # (a lagging payment service) is declined, so a failed order never takes money.
+    bank = start_bank(database_url)
+    token = token_for(bank, "order-v")
+    assert void(bank, token, "order-other").status_code == 404  # only the order's own token
+    assert void(bank, token, "order-v").json() == {"token": token, "status": "voided"}
+    assert void(bank, token, "order-v").status_code == 200  # again: the same answer
+    late = charge(bank, token, key="order-v", reference="order-v")
+    assert outcome(late) == (201, "declined", "token_used")
+    assert [c["status"] for c in charges(bank, reference="order-v")] == ["declined"]
+
+    paid = token_for(bank, "order-p")
+    assert outcome(charge(bank, paid, key="order-p", reference="order-p"))[1] == "succeeded"
+    refused = void(bank, paid, "order-p")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"][0]["type"] == "token_used"
+    # Only the api (and the operator) may void; the payment service may not.
+    assert void(bank, paid, "order-p", headers=AS_TRANSACTIONS).status_code == 403
+    assert void(bank, paid, "order-p", headers={}).status_code == 401

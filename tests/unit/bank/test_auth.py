@@ -69,6 +69,10 @@ def test_a_bank_without_a_key_for_every_caller_refuses_to_start(
 
 
 def test_each_caller_may_do_only_its_part() -> None:
-    assert PERMISSIONS[Caller.API] == {Permission.CREATE_TOKENS, Permission.LOOK_UP_CHARGES}
+    assert PERMISSIONS[Caller.API] == {
+        Permission.CREATE_TOKENS,
+        Permission.LOOK_UP_CHARGES,
+        Permission.VOID_TOKENS,
+    }
     assert PERMISSIONS[Caller.TRANSACTIONS] == {Permission.CHARGE, Permission.LOOK_UP_CHARGES}
     assert PERMISSIONS[Caller.OPERATOR] == set(Permission)
