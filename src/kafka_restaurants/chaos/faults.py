@@ -12,6 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
+
+from kafka_restaurants.bank.control import set_bank_faults
 from kafka_restaurants.bench.postgres import LocalPostgres
 from kafka_restaurants.chaos.schedule import DISRUPT, KILL, PAUSE, Fault
 
@@ -19,13 +22,13 @@ Pids = Callable[[], dict[str, int]]
 
 
 class Disruption(Protocol):
-    """Something the run can break and mend: begin() and end() block until done."""
+    """Something the run can break and mend."""
 
-    def begin(self) -> int:
+    async def begin(self) -> int:
         """Break it; returns the pid of the process disrupted (0 when there is none)."""
         ...
 
-    def end(self) -> None:
+    async def end(self) -> None:
         """Mend it: once this returns, it works again."""
         ...
 
@@ -54,13 +57,30 @@ class DatabaseOutage:
     def __init__(self, server: LocalPostgres) -> None:
         self.server = server
 
-    def begin(self) -> int:
+    async def begin(self) -> int:
         pid = self.server.process.pid if self.server.process is not None else 0
-        self.server.crash()
+        await asyncio.to_thread(self.server.crash)
         return pid
 
-    def end(self) -> None:
-        self.server.start()
+    async def end(self) -> None:
+        await asyncio.to_thread(self.server.start)
+
+
+class BankBurst:
+    """The bank answers a share of charges 503 and lets a share hang (then 504), through its
+    operator-only fault control; the burst ends with faults off again."""
+
+    def __init__(self, bank: httpx.AsyncClient, error_rate: float, timeout_rate: float) -> None:
+        self.bank = bank
+        self.error_rate = error_rate
+        self.timeout_rate = timeout_rate
+
+    async def begin(self) -> int:
+        await set_bank_faults(self.bank, error_rate=self.error_rate, timeout_rate=self.timeout_rate)
+        return 0
+
+    async def end(self) -> None:
+        await set_bank_faults(self.bank)
 
 
 def _signal_group(pid: int, signum: signal.Signals) -> None:
@@ -113,11 +133,11 @@ async def _disrupt(record: Injected, disruption: Disruption | None) -> Injected:
         record.error = f"nothing can disrupt {record.fault.target} in this run"
     else:
         try:
-            record.pid = await asyncio.to_thread(disruption.begin)
+            record.pid = await disruption.begin()
             try:
                 await asyncio.sleep(record.fault.duration)
             finally:
-                await asyncio.to_thread(disruption.end)
+                await disruption.end()
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
     record.ended = time.time()

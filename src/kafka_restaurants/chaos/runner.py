@@ -25,7 +25,13 @@ from kafka_restaurants.bench.postgres import LocalPostgres
 from kafka_restaurants.bench.rawhttp import ConnectionPool
 from kafka_restaurants.bench.stats import latency_summary
 from kafka_restaurants.bench.system import BenchSystem, _port_pair, start_system
-from kafka_restaurants.chaos.faults import DatabaseOutage, Disruption, Injected, run_schedule
+from kafka_restaurants.chaos.faults import (
+    BankBurst,
+    DatabaseOutage,
+    Disruption,
+    Injected,
+    run_schedule,
+)
 from kafka_restaurants.chaos.groups import Members, wait_for_members
 from kafka_restaurants.chaos.schedule import KILL, SKIP, ChaosConfig
 from kafka_restaurants.chaos.verdict import judge
@@ -167,6 +173,12 @@ async def _measure(
             base_url=target.bank, timeout=30, headers=bearer(operator_key(target.data_dir))
         ) as bank,
     ):
+        disruptions = {
+            **disruptions,
+            # A third of the charges refused, one in twenty hung: within what the payment
+            # service retries, so each order still ends final.
+            "bank": BankBurst(bank, error_rate=0.3, timeout_rate=0.05),
+        }
         choices = await load_menu_choices(api, config.restaurants, Random(3))
         pool = ConnectionPool(target.api, 256, timeout=30)
         driver = OrderDriver(pool, choices, uuid.uuid4().hex[:8], config.decline_every)

@@ -95,15 +95,9 @@ def build_schedule(quick: bool, postgres: bool) -> list[Fault]:
             Fault(160, "crash of a transactions instance", KILL, "transactions-1"),
             Fault(165, "crash of the api", KILL, "api"),
         ]
-    faults.append(
-        Fault(
-            0,
-            "bank error and timeout burst",
-            SKIP,
-            reason="the bank reads BANK_ERROR_RATE / BANK_TIMEOUT_RATE only at start-up; "
-            "it has no runtime switch",
-        )
-    )
+    # After the bank's SIGKILL: a restarted bank forgets the faults it was told.
+    at, seconds = (45, 10) if quick else (130, 20)
+    faults.append(Fault(at, "bank error and timeout burst", DISRUPT, "bank", seconds))
     if postgres:
         at, seconds = (58, 8) if quick else (100, 15)
         faults.append(Fault(at, "database outage", DISRUPT, "postgresql", seconds))

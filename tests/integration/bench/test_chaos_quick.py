@@ -1,7 +1,7 @@
 """`restaurants chaos` in its quick mode (CHAOS_QUICK=1), as CI runs it: a real system on a
 PostgreSQL server of its own with two instances of each consumer, every process kind SIGKILLed,
-consumers and the SMTP server paused, the database crashed; the audit must pass and every
-scheduled fault must have been done."""
+consumers and the SMTP server paused, the database crashed, the bank refusing and hanging
+charges; the audit must pass and every scheduled fault must have been done."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def test_quick_chaos_run_injects_every_fault_and_the_audit_passes(tmp_path: Path
     assert all(f["done"] for f in injected), output
     # A killed process was replaced by a new one: the supervisor restarted it.
     assert all(f["new_pid"] not in (0, f["pid"]) for f in injected if f["action"] == "kill")
-    assert "database outage" in {f["kind"] for f in injected}
-    assert {f["kind"] for f in results["faults"]["skipped"]} == {"bank error and timeout burst"}
+    assert {"database outage", "bank error and timeout burst"} <= {f["kind"] for f in injected}
+    assert results["faults"]["skipped"] == []
 
     # Two instances of each consumer really shared their group's partitions before the faults.
     groups = results["consumer_groups_before_faults"]

@@ -84,3 +84,12 @@ def test_settings_come_from_the_environment() -> None:
     assert config_from_env({}, postgres_installed=False).postgres is False
     with pytest.raises(ValueError, match="apt-get install postgresql"):
         config_from_env({"CHAOS_POSTGRES": "1"}, postgres_installed=False)
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_the_bank_burst_comes_after_the_bank_kill_which_would_forget_it(quick: bool) -> None:
+    config = ChaosConfig.preset(quick)
+    burst = next(f for f in config.faults if f.kind == "bank error and timeout burst")
+    kill = next(f for f in config.faults if f.action == KILL and f.target == "bank")
+    assert (burst.action, burst.target) == (DISRUPT, "bank")
+    assert burst.at > kill.at + 10 and 10 <= burst.duration <= 30
