@@ -56,7 +56,8 @@ def summary_markdown(r: dict[str, Any]) -> str:
         ("emails per confirmed order (count: orders)", orders["emails_per_confirmed_order"]),
         ("emails for orders not confirmed", len(audit["mailed_but_not_confirmed"])),
         (
-            "duplicate emails after a mailer SIGKILL (tolerated: <= 1 per SMTP connection)",
+            "duplicate emails after a mailer SIGKILL or a pause past its session "
+            "(tolerated: <= 1 per SMTP connection)",
             len(audit["duplicates_after_mailer_kill"]),
         ),
         ("other duplicate emails", len(audit["other_duplicates"])),

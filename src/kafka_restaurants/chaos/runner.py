@@ -33,8 +33,9 @@ from kafka_restaurants.chaos.faults import (
     run_schedule,
 )
 from kafka_restaurants.chaos.groups import Members, wait_for_members
-from kafka_restaurants.chaos.schedule import KILL, SKIP, ChaosConfig
+from kafka_restaurants.chaos.schedule import KILL, PAUSE, SKIP, ChaosConfig
 from kafka_restaurants.chaos.verdict import judge
+from kafka_restaurants.messaging.consumer import SESSION_TIMEOUT_SECONDS
 
 Say = Callable[[str], None]
 FINAL = ("confirmed", "declined", "failed")
@@ -273,11 +274,7 @@ def _results(
         o.order_id: [seen.created for seen in mailbox.by_address.get(o.email.lower(), [])]
         for o in accepted
     }
-    mailer_kills = [
-        (f"SIGKILL of {d.fault.target} at {d.started - t0:.1f}s", d.started)
-        for d in injected
-        if d.fault.action == KILL and d.fault.target.startswith("mailer")
-    ]
+    mailer_kills = mailer_crashes(injected, t0)
     smtp_outages = [
         (f"SMTP outage {d.started - t0:.1f}-{d.ended - t0:.1f}s", d.ended)
         for d in injected
@@ -344,6 +341,21 @@ def _results(
         "load_end": load_end,
         "timeseries": [asdict(s) for s in watcher.samples],
     }
+
+
+def mailer_crashes(injected: Sequence[Injected], t0: float) -> list[tuple[str, float]]:
+    """The faults that end a mailer instance's hold on its partitions mid-send: a SIGKILL, and
+    a pause past its consumer session (the group drops it as dead, another instance takes its
+    partitions and resends what it sent but had not recorded: at most one per connection)."""
+    return [
+        (f"{d.fault.describe().split(': ', 1)[1]} at {d.started - t0:.1f}s", d.started)
+        for d in injected
+        if d.fault.target.startswith("mailer")
+        and (
+            d.fault.action == KILL
+            or (d.fault.action == PAUSE and d.fault.duration > SESSION_TIMEOUT_SECONDS)
+        )
+    ]
 
 
 def _histogram(values: Any) -> dict[str, int]:

@@ -88,6 +88,10 @@ class ConsumerSettings:
     security: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
+# How long a silent member (killed, or paused) keeps its partitions; see run_async.
+SESSION_TIMEOUT_SECONDS = 10.0
+
+
 def transactional_id(group_id: str) -> str:
     """This process's transactional id: unique per host and process, prefixed by the group.
 
@@ -179,7 +183,7 @@ class EventConsumer:
                     # a broker restart brought back the members of processes killed before.
                     # Heartbeats come from librdkafka's own thread, so a busy handler does not
                     # miss them; a paused process (SIGSTOP) is fenced after 10 s, as it should.
-                    "session.timeout.ms": 10_000,
+                    "session.timeout.ms": int(SESSION_TIMEOUT_SECONDS * 1000),
                     "heartbeat.interval.ms": 2_000,
                     "error_cb": self._on_client_error,
                     "logger": CLIENT_LOG,

@@ -4,6 +4,9 @@ kill explains. No I/O."""
 from __future__ import annotations
 
 from kafka_restaurants.bench.stats import UNREACHABLE
+from kafka_restaurants.chaos.faults import Injected
+from kafka_restaurants.chaos.runner import mailer_crashes
+from kafka_restaurants.chaos.schedule import KILL, PAUSE, Fault
 from kafka_restaurants.chaos.verdict import MAILER_CONNECTIONS, blame_mailer_kill, judge
 
 KILL_AT = 1000.0
@@ -107,3 +110,18 @@ def test_a_duplicate_stored_as_the_smtp_server_woke_is_named_but_not_tolerated()
     )
     assert not verdict.passed
     assert verdict.other_duplicates[0].smtp_outage == "SMTP outage 0-30s"
+
+
+def test_a_mailer_paused_past_its_session_explains_a_resend_like_a_kill() -> None:
+    injected = [
+        Injected(Fault(35, "crash", KILL, "mailer-2"), started=1035.0),
+        Injected(Fault(60, "pause", PAUSE, "mailer-1", 15), started=1060.1),  # dropped
+        Injected(Fault(15, "pause", PAUSE, "mailer-2", 5), started=1015.0),  # kept its session
+        Injected(Fault(25, "pause", PAUSE, "transactions-1", 20), started=1025.0),
+    ]
+    crashes = mailer_crashes(injected, t0=1000.0)
+    assert [at for _, at in crashes] == [1035.0, 1060.1]
+    assert crashes[1][0].startswith("SIGSTOP for 15s, then SIGCONT mailer-1 at 60.1s")
+    # The full run's two copies: sent just before the pause, resent by the other instance.
+    assert blame_mailer_kill([1060.0, 1073.2], crashes) == crashes[1][0]
+    assert blame_mailer_kill([1060.0, 1073.2], crashes[:1]) == ""
