@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -50,12 +51,9 @@ class RunningSystem:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-@pytest.fixture(scope="session")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    """Everything running in the background; stopped (and checked stopped) at the end."""
-    kafka_libs_or_skip()
-    data_dir = tmp_path_factory.mktemp("system")
-    env = system_env(data_dir)
+@contextlib.contextmanager
+def running_system(data_dir: Path, env: dict[str, str], *up_args: str) -> Iterator[RunningSystem]:
+    """`restaurants up --detach [up_args]` on `env`; `down` afterwards, checked to leave nothing."""
     running = RunningSystem(
         data_dir=data_dir,
         env=env,
@@ -64,8 +62,11 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
         bank=f"http://127.0.0.1:{env['BANK_PORT']}",
         mailbox=f"http://127.0.0.1:{env['MAILBOX_HTTP_PORT']}",
     )
-    started = running.cli("up", "--detach", "--timeout", "240")
-    assert started.returncode == 0, f"up --detach failed:\n{started.stdout}\n{started.stderr}"
+    started = running.cli("up", *up_args, "--detach", "--timeout", "240")
+    assert started.returncode == 0, (
+        f"up {' '.join(up_args)} --detach failed:\n{started.stdout}\n{started.stderr}\n"
+        f"--- supervisor.log ---\n{running.log('supervisor')[-4000:]}"
+    )
     running.current_pids()
     try:
         yield running
@@ -74,3 +75,12 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
         assert stopped.returncode == 0, stopped.stderr
         left = [pid for pid in running.current_pids() if pid_alive(pid)]
         assert left == [], f"processes left running after down: {left}"
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    """Everything running in the background; stopped (and checked stopped) at the end."""
+    kafka_libs_or_skip()
+    data_dir = tmp_path_factory.mktemp("system")
+    with running_system(data_dir, system_env(data_dir)) as running:
+        yield running

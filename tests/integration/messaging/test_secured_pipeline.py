@@ -16,12 +16,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from kafka_restaurants.bench.system import system_env
-from kafka_restaurants.cli.supervisor import pid_alive
 from kafka_restaurants.events.topics import ORDER, ORDER_CONFIRM
 from kafka_restaurants.messaging.principals import MAILER_GROUP
 from kafka_restaurants.messaging.security import client_security, with_security
 from kafka_restaurants.settings import Settings
-from tests.e2e.conftest import CLI, RunningSystem
+from tests.e2e.conftest import CLI, RunningSystem, running_system
 from tests.e2e.test_system import CARD, messages_to, place
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka import kafka_libs_or_skip
@@ -46,27 +45,8 @@ def secured_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     env = system_env(data_dir, WEB_REPLICAS="1")
     for name in (*KAFKA_ENV, "KAFKA_SECURE"):
         env.pop(name, None)
-    running = RunningSystem(
-        data_dir=data_dir,
-        env=env,
-        api=f"http://127.0.0.1:{env['API_PORT']}",
-        web=f"http://127.0.0.1:{env['WEB_PORT']}",
-        bank=f"http://127.0.0.1:{env['BANK_PORT']}",
-        mailbox=f"http://127.0.0.1:{env['MAILBOX_HTTP_PORT']}",
-    )
-    started = running.cli("up", "--secure", "--detach", "--timeout", "240")
-    assert started.returncode == 0, (
-        f"up --secure --detach failed:\n{started.stdout}\n{started.stderr}\n"
-        f"--- supervisor.log ---\n{running.log('supervisor')[-4000:]}"
-    )
-    running.current_pids()
-    try:
+    with running_system(data_dir, env, "--secure") as running:
         yield running
-    finally:
-        stopped = running.cli("down")
-        assert stopped.returncode == 0, stopped.stderr
-        left = [pid for pid in running.current_pids() if pid_alive(pid)]
-        assert left == [], f"processes left running after down: {left}"
 
 
 def environment_of(pid: int) -> dict[str, str]:
