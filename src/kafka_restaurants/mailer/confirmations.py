@@ -11,6 +11,7 @@ outcomes, so a mail is recorded before its message is moved past.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,10 @@ class ConfirmationMailer:
         # Sent (the SMTP server took them) while the database could not record them: stored
         # before anything else is sent, so a retry of their messages does not send them again.
         self.unrecorded: dict[str, ConfirmationRecord] = {}
+
+    async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
+        """The consumer's handler: SMTP and the database block, so the batch runs on a thread."""
+        return await asyncio.to_thread(self.handle_batch, batch)
 
     def handle_batch(self, batch: list[Incoming]) -> list[Outcome]:
         """One outcome per message of `batch`, in order."""
