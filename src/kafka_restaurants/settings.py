@@ -51,6 +51,11 @@ class Settings(BaseSettings):
 
     # HTTP services.
     host: str = Field(default="127.0.0.1", alias="HOST")
+    # HTTPS for api, bank and web: each serves TLS when both files are set (PEM). Clients check
+    # https api/bank URLs against TLS_CA_FILE (unset: the default trust store).
+    tls_cert_file: Path | None = Field(default=None, alias="TLS_CERT_FILE")
+    tls_key_file: Path | None = Field(default=None, alias="TLS_KEY_FILE")
+    tls_ca_file: Path | None = Field(default=None, alias="TLS_CA_FILE")
     api_port: int = Field(default=5000, alias="API_PORT")
     api_url: str | None = Field(default=None, alias="API_URL")
     # The api's outbox relay and order-status consumer; off only for catalog-only tests.
@@ -164,12 +169,22 @@ class Settings(BaseSettings):
         return not self.bootstrap_svr
 
     @property
+    def serves_tls(self) -> bool:
+        """True when api, bank and web serve HTTPS (TLS_CERT_FILE and TLS_KEY_FILE set)."""
+        return self.tls_cert_file is not None and self.tls_key_file is not None
+
+    @property
+    def http_scheme(self) -> str:
+        """The scheme api, bank and web serve: https with TLS, http otherwise."""
+        return "https" if self.serves_tls else "http"
+
+    @property
     def api_base_url(self) -> str:
-        return self.api_url or f"http://{self.host}:{self.api_port}"
+        return self.api_url or f"{self.http_scheme}://{self.host}:{self.api_port}"
 
     @property
     def bank_base_url(self) -> str:
-        return self.bank_url or f"http://{self.host}:{self.bank_port}"
+        return self.bank_url or f"{self.http_scheme}://{self.host}:{self.bank_port}"
 
     @property
     def public_base_url(self) -> str:

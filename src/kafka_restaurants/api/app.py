@@ -44,6 +44,7 @@ from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.observability import instrument_app
 from kafka_restaurants.runtime import configure_logging
 from kafka_restaurants.settings import Settings
+from kafka_restaurants.tls import server_tls
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
         kafka_security = client_security(settings)
         probe = ClusterProbe(settings.bootstrap_servers, security=kafka_security)
         app.state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
-        app.state.card_tokens = CardTokens(settings.bank_base_url, bank_key(settings))
+        app.state.card_tokens = CardTokens(
+            settings.bank_base_url, bank_key(settings), ca_file=settings.tls_ca_file
+        )
         backlog = app.state.outbox_backlog = BacklogSampler(lambda: count_unpublished(sessions))
         app.state.order_gate = OrderGate(admission_limits(settings), backlog.value)
         if settings.api_max_outbox_backlog:
@@ -200,7 +203,7 @@ def reconciler(settings: Settings, sessions: sessionmaker[Session]) -> Reconcile
     """The worker that settles orders left pending, by asking the bank for their charges."""
     return Reconciler(
         sessions,
-        ChargeLookup(settings.bank_base_url, bank_key(settings)),
+        ChargeLookup(settings.bank_base_url, bank_key(settings), ca_file=settings.tls_ca_file),
         older_than=settings.reconcile_after_seconds,
         interval=settings.reconcile_interval_seconds,
     )
@@ -232,6 +235,7 @@ def serve(settings: Settings) -> None:
         # per-client limit; uvicorn must not rewrite the peer address it is checked against.
         "proxy_headers": False,
         "log_config": None,  # uvicorn's lines go through our handler (JSON in files)
+        **server_tls(settings),  # HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set
     }
     if settings.api_processes > 1:
         uvicorn.run(

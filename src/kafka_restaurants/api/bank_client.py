@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from kafka_restaurants.api.errors import FieldError, OrderRejected, PaymentServiceUnavailable
 from kafka_restaurants.observability.tracing import TRACEPARENT, traceparent_of, tracer
 from kafka_restaurants.settings import Settings
+from kafka_restaurants.tls import client_ssl_context, https_verify
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,17 @@ class CardTokens:
     The client span and `traceparent` the httpx instrumentation used to add are made here.
     """
 
-    def __init__(self, bank_url: str, api_key: str | None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        bank_url: str,
+        api_key: str | None,
+        timeout: float = 5.0,
+        *,
+        ca_file: Path | None = None,
+    ) -> None:
         self._auth = bank_headers(api_key)
+        # An https bank's certificate and host name are checked against ca_file (TLS_CA_FILE).
+        context = client_ssl_context(ca_file) if bank_url.startswith("https:") else None
         self._pool = urllib3.connection_from_url(
             bank_url,
             maxsize=32,
@@ -71,6 +82,7 @@ class CardTokens:
             timeout=urllib3.Timeout(connect=2.0, read=timeout),
             # A dropped kept-alive connection is reopened once; nothing else is retried.
             retries=urllib3.Retry(total=1, connect=1, read=0, status=0, redirect=0),
+            **({"ssl_context": context} if context is not None else {}),
         )
         self._url = bank_url.rstrip("/") + TOKENS_PATH
         self._path = (urllib3.util.parse_url(bank_url).path or "").rstrip("/") + TOKENS_PATH
@@ -155,9 +167,19 @@ _VOID_ANSWERS: dict[int, TokenVoid] = {200: "voided", 409: "used", 404: "unknown
 class ChargeLookup:
     """The bank's charges for one reference (GET /v1/charges?reference=...), for reconciliation."""
 
-    def __init__(self, bank_url: str, api_key: str | None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        bank_url: str,
+        api_key: str | None,
+        timeout: float = 10.0,
+        *,
+        ca_file: Path | None = None,
+    ) -> None:
         self._http = httpx.Client(
-            base_url=bank_url.rstrip("/"), timeout=timeout, headers=bank_headers(api_key)
+            base_url=bank_url.rstrip("/"),
+            timeout=timeout,
+            headers=bank_headers(api_key),
+            verify=https_verify(ca_file),
         )
 
     def charges_for(self, reference: str) -> list[dict[str, object]] | None:

@@ -68,6 +68,7 @@ from kafka_restaurants.bank.service import (
 from kafka_restaurants.db import create_db_engine, migrate
 from kafka_restaurants.observability import configure_logging, instrument_app
 from kafka_restaurants.settings import Settings
+from kafka_restaurants.tls import server_tls
 
 log = logging.getLogger(__name__)
 
@@ -518,4 +519,5 @@ def serve(settings: Settings) -> None:
         # counted and timed in /metrics and traced, so their lines are kept for LOG_LEVEL=DEBUG.
         access_log=settings.log_level.upper() == "DEBUG",
         log_config=None,  # uvicorn's lines go through our handler (JSON in files)
+        **server_tls(settings),  # type: ignore[arg-type]  # HTTPS with TLS_CERT_FILE/KEY_FILE
     )

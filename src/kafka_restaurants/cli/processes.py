@@ -12,6 +12,7 @@ import httpx
 
 from kafka_restaurants.bank.keys import caller_environments
 from kafka_restaurants.settings import Settings
+from kafka_restaurants.tls import https_verify
 
 
 @dataclass
@@ -26,12 +27,13 @@ class ProcessSpec:
     ready_timeout: float = 60.0
 
 
-def http_ready(url: str) -> Callable[[], bool]:
-    """A probe that is true once `url` answers 200."""
+def http_ready(url: str, ca_file: Path | None = None) -> Callable[[], bool]:
+    """A probe that is true once `url` answers 200 (an https server checked against ca_file)."""
+    verify = https_verify(ca_file)
 
     def probe() -> bool:
         try:
-            return httpx.get(url, timeout=1.0).status_code == 200
+            return httpx.get(url, timeout=1.0, verify=verify).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -80,6 +82,8 @@ def consumer_instances(process: str, base_port: int, count: int, host: str) -> l
 def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     """Everything but Kafka, grouped: each group starts once the previous one is ready."""
     host = settings.host
+    # api, bank and web serve https with TLS_CERT_FILE/TLS_KEY_FILE; probes check TLS_CA_FILE.
+    scheme, ca_file = settings.http_scheme, settings.tls_ca_file
     # The bank gets every caller's key, api and transactions only their own (generated once
     # into DATA_DIR/bank_keys.json unless BANK_CALLER_KEY_* are set).
     bank_keys = caller_environments(settings)
@@ -91,7 +95,7 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
         ProcessSpec(
             "bank",
             serve_command("bank"),
-            http_ready(f"{settings.bank_base_url}/readyz"),
+            http_ready(f"{settings.bank_base_url}/readyz", ca_file),
             url=settings.bank_base_url,
             env=bank_keys["bank"],
         )
@@ -111,8 +115,8 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
             ProcessSpec(
                 "api",
                 serve_command("api"),
-                http_ready(f"http://{host}:{settings.api_port}/readyz"),
-                url=f"http://{host}:{settings.api_port}",
+                http_ready(f"{scheme}://{host}:{settings.api_port}/readyz", ca_file),
+                url=f"{scheme}://{host}:{settings.api_port}",
                 env={**bank_keys["api"], **service_kafka_env(settings, "api")},
             )
         ]
@@ -133,8 +137,8 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
         ProcessSpec(
             f"web-{i + 1}",
             serve_command("web", "--port", str(port), "--replica-name", f"web-{i + 1}"),
-            http_ready(f"http://{host}:{port}/healthz"),
-            url=f"http://{host}:{port}",
+            http_ready(f"{scheme}://{host}:{port}/healthz", ca_file),
+            url=f"{scheme}://{host}:{port}",
         )
         for i, port in enumerate(web_replica_ports(settings))
     ]

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -62,6 +63,8 @@ class TransactionsConfig:
     bank_url: str
     # This service's own key at the bank (BANK_API_KEY).
     bank_api_key: str | None = field(default=None, repr=False)
+    # The CA an https bank's certificate is checked against (TLS_CA_FILE).
+    bank_ca_file: Path | None = None
     group_id: str = GROUP_ID
     order_topic: str = ORDER
     outputs: OutputTopics = field(default_factory=OutputTopics)
@@ -88,6 +91,7 @@ class TransactionsConfig:
             bank_api_key=settings.bank_api_key.get_secret_value()
             if settings.bank_api_key
             else None,
+            bank_ca_file=settings.tls_ca_file,
             concurrency=settings.transactions_concurrency,
             max_attempts=settings.max_delivery_attempts,
             security=client_security(settings),
@@ -228,7 +232,10 @@ class TransactionService:
         """Consume until stopped, with a bank client bound to this event loop."""
         config = self.config
         async with BankClient(
-            config.bank_url, api_key=config.bank_api_key, max_connections=config.concurrency
+            config.bank_url,
+            api_key=config.bank_api_key,
+            ca_file=config.bank_ca_file,
+            max_connections=config.concurrency,
         ) as bank:
             self._handler = order_handler(
                 bank, config.outputs, config.concurrency, config.charge_chunk

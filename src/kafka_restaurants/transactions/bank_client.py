@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 from prometheus_client import Counter, Histogram
 
+from kafka_restaurants.tls import https_verify
 from kafka_restaurants.transactions.charging import (
     BankAnswer,
     BankUnreachable,
@@ -39,6 +41,7 @@ class BankClient:
         base_url: str,
         *,
         api_key: str | None = None,
+        ca_file: Path | None = None,
         max_connections: int = 64,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -55,6 +58,8 @@ class BankClient:
             timeout=timeout,
             limits=limits,
             transport=transport,
+            # An https bank's certificate is checked against ca_file (TLS_CA_FILE).
+            verify=https_verify(ca_file),
             headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
         )
 

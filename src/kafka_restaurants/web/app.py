@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kafka_restaurants.observability import configure_logging, instrument_app
 from kafka_restaurants.settings import Settings
+from kafka_restaurants.tls import https_verify, server_tls
 from kafka_restaurants.web import routes_cart, routes_catalog, routes_orders
 from kafka_restaurants.web.api_client import ApiClient, ApiNotFound, ApiUnavailable, default_timeout
 from kafka_restaurants.web.cart import CartCookie
@@ -59,7 +60,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(
-            base_url=settings.api_base_url, timeout=default_timeout(), transport=api_transport
+            base_url=settings.api_base_url,
+            timeout=default_timeout(),
+            transport=api_transport,
+            verify=https_verify(settings.tls_ca_file),
         ) as http:
             context.api = ApiClient(http)
             yield
@@ -172,4 +176,5 @@ def serve(settings: Settings, port: int, replica_name: str | None = None) -> Non
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         log_config=None,  # uvicorn's lines go through our handler (JSON in files)
+        **server_tls(settings),  # type: ignore[arg-type]  # HTTPS with TLS_CERT_FILE/KEY_FILE
     )
