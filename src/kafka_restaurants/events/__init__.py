@@ -11,6 +11,8 @@ from kafka_restaurants.events.models import (
     OrderDetails,
     OrderLine,
     OrderPlaced,
+    OrderStatusChanged,
+    OrderStep,
     PaymentToken,
 )
 from kafka_restaurants.events.topics import (
@@ -18,6 +20,7 @@ from kafka_restaurants.events.topics import (
     ORDER,
     ORDER_CONFIRM,
     ORDER_DECLINED,
+    ORDER_STATUS,
     dead_letter_topic,
 )
 
@@ -26,6 +29,7 @@ __all__ = [
     "ORDER",
     "ORDER_CONFIRM",
     "ORDER_DECLINED",
+    "ORDER_STATUS",
     "PAYMENT_FAILED",
     "Customer",
     "Delivery",
@@ -36,6 +40,8 @@ __all__ = [
     "OrderDetails",
     "OrderLine",
     "OrderPlaced",
+    "OrderStatusChanged",
+    "OrderStep",
     "PaymentToken",
     "dead_letter_topic",
     "decode",

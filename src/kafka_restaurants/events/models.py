@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -132,6 +133,23 @@ class OrderDeclined(Event):
     reason: str
 
 
+class OrderStep(StrEnum):
+    """What the kitchen did with a confirmed order, in the order it happens."""
+
+    ACCEPTED = "accepted"
+    READY = "ready"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+
+
+class OrderStatusChanged(Event):
+    """The restaurant moved a confirmed order on (pressed "Accept", "Ready" or "Out for
+    delivery" on its kitchen screen). Produced to `order_status` by the kitchen."""
+
+    event_type: ClassVar[str] = "OrderStatusChanged"
+    restaurant_id: int
+    step: OrderStep
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.event_type: cls for cls in (OrderPlaced, OrderConfirmed, OrderDeclined)
+    cls.event_type: cls for cls in (OrderPlaced, OrderConfirmed, OrderDeclined, OrderStatusChanged)
 }

@@ -11,9 +11,14 @@ import sys
 from pathlib import Path
 
 from kafka_restaurants.events.models import EVENT_TYPES
-from kafka_restaurants.events.topics import ORDER, ORDER_CONFIRM, ORDER_DECLINED
+from kafka_restaurants.events.topics import ORDER, ORDER_CONFIRM, ORDER_DECLINED, ORDER_STATUS
 
-TOPIC_OF = {"OrderPlaced": ORDER, "OrderConfirmed": ORDER_CONFIRM, "OrderDeclined": ORDER_DECLINED}
+TOPIC_OF = {
+    "OrderPlaced": ORDER,
+    "OrderConfirmed": ORDER_CONFIRM,
+    "OrderDeclined": ORDER_DECLINED,
+    "OrderStatusChanged": ORDER_STATUS,
+}
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "docs" / "events"
 
 

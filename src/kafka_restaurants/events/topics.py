@@ -3,8 +3,10 @@
 ORDER = "order"
 ORDER_CONFIRM = "order_confirm"
 ORDER_DECLINED = "order_declined"
+# The kitchen's steps for a confirmed order (OrderStatusChanged), keyed by order id.
+ORDER_STATUS = "order_status"
 
-MAIN_TOPICS = (ORDER, ORDER_CONFIRM, ORDER_DECLINED)
+MAIN_TOPICS = (ORDER, ORDER_CONFIRM, ORDER_DECLINED, ORDER_STATUS)
 
 
 def dead_letter_topic(topic: str) -> str:

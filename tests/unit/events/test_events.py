@@ -11,6 +11,8 @@ from kafka_restaurants.events import (
     OrderDetails,
     OrderLine,
     OrderPlaced,
+    OrderStatusChanged,
+    OrderStep,
     PaymentToken,
     decode,
     encode,
@@ -53,7 +55,11 @@ def test_schemas_describe_every_event() -> None:
         "OrderPlaced.v1.schema.json",
         "OrderConfirmed.v1.schema.json",
         "OrderDeclined.v1.schema.json",
+        "OrderStatusChanged.v1.schema.json",
     }
+    status_schema = json.loads(documents["OrderStatusChanged.v1.schema.json"])
+    assert status_schema["x-topic"] == "order_status"
+    assert {"order_id", "restaurant_id", "step"} <= set(status_schema["required"])
     placed_schema = json.loads(documents["OrderPlaced.v1.schema.json"])
     assert placed_schema["x-topic"] == "order"
     assert "payment" in placed_schema["required"]
@@ -157,3 +163,14 @@ def test_an_invalid_event_names_fields_and_error_types_never_values() -> None:
         assert value not in reason
     # Nothing chained either: a logged traceback of the error would print the cause.
     assert caught.value.__cause__ is None
+
+
+def test_order_status_changed_round_trips_and_names_a_bad_step() -> None:
+    event = OrderStatusChanged(order_id="o-1", restaurant_id=7, step=OrderStep.READY)
+    encoded = encode(event)
+    assert encoded.key == b"o-1"
+    decoded = decode(encoded.value, list(encoded.headers), OrderStatusChanged)
+    assert decoded.step is OrderStep.READY and decoded.restaurant_id == 7
+    broken = encoded.value.replace(b'"ready"', b'"cooking"')
+    with pytest.raises(InvalidEvent, match="step"):
+        decode(broken, list(encoded.headers), OrderStatusChanged)
