@@ -37,10 +37,10 @@ from kafka_restaurants.api.routes import catalog, health, orders
 from kafka_restaurants.api.search_index import LiveCatalogIndex, SearchResultCache
 from kafka_restaurants.api.workers import RestartPolicy, SupervisedWorker
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
-from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.probe import ClusterProbe
 from kafka_restaurants.messaging.producer import RecordPublisher
 from kafka_restaurants.messaging.security import client_security
+from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.observability import instrument_app
 from kafka_restaurants.runtime import configure_logging
 from kafka_restaurants.settings import Settings
@@ -85,7 +85,9 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
             workers = [
                 SupervisedWorker("outbox_relay", lambda: relay, worker_policy),
                 SupervisedWorker(
-                    "order_status", lambda: order_status_consumer(settings, sessions), worker_policy
+                    "order_status",
+                    lambda: ConsumerProcess(order_status.order_status_service(settings, sessions)),
+                    worker_policy,
                 ),
             ]
             if settings.reconcile_interval_seconds > 0:
@@ -182,20 +184,6 @@ def admission_limits(settings: Settings) -> AdmissionLimits:
         max_in_flight=settings.api_max_orders_in_flight,
         max_outbox_backlog=settings.api_max_outbox_backlog,
         retry_after_ms=settings.api_busy_retry_after_ms,
-    )
-
-
-def order_status_consumer(settings: Settings, sessions: sessionmaker[Session]) -> EventConsumer:
-    """The consumer that keeps order statuses in step with payment results."""
-    return EventConsumer(
-        ConsumerSettings(
-            settings.bootstrap_servers,
-            group_id=order_status.GROUP_ID,
-            topics=order_status.TOPICS,
-            max_attempts=settings.max_delivery_attempts,
-            security=client_security(settings),
-        ),
-        order_status.OrderStatusHandler(sessions),
     )
 
 

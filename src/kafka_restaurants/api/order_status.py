@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -22,7 +24,11 @@ from kafka_restaurants.events import (
     OrderDeclined,
     decode,
 )
+from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.security import client_security
+from kafka_restaurants.messaging.service import ConsumerService
+from kafka_restaurants.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -200,3 +206,20 @@ class OrderStatusHandler:
     def _apply(self, events: list[PaymentResult]) -> PaymentResultsApplied:
         with self.sessions() as session, session.begin():
             return apply_payment_results(session.connection(), events)
+
+
+def order_status_service(settings: Settings, sessions: sessionmaker[Session]) -> ConsumerService:
+    """The api's follower of payment results, on the api's own database sessions."""
+
+    @asynccontextmanager
+    async def open_handler() -> AsyncIterator[Handler]:
+        yield OrderStatusHandler(sessions)
+
+    consumer = ConsumerSettings(
+        settings.bootstrap_servers,
+        group_id=GROUP_ID,
+        topics=TOPICS,
+        max_attempts=settings.max_delivery_attempts,
+        security=client_security(settings),
+    )
+    return ConsumerService("order_status", consumer, open_handler)

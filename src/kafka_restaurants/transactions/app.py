@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,13 +27,13 @@ from kafka_restaurants.events import (
     OrderDeclined,
     OrderPlaced,
 )
-from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
+from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome, Retry
 from kafka_restaurants.messaging.security import client_security
-from kafka_restaurants.observability import instrument_httpx, setup_tracing
+from kafka_restaurants.messaging.service import ConsumerService, serve_consumer
+from kafka_restaurants.observability import instrument_httpx
 from kafka_restaurants.observability.kafka import handling_message
 from kafka_restaurants.observability.tracing import tracer
-from kafka_restaurants.runtime import HealthServer, configure_logging, stop_on_signals
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.transactions.bank_client import BankClient
 from kafka_restaurants.transactions.charging import (
@@ -113,14 +114,19 @@ class TransactionsConfig:
         )
 
 
-def order_handler(
-    bank: BankClient, outputs: OutputTopics, concurrency: int = 16, chunk: int = 100
-) -> Handler:
-    """A batch handler that charges the batch's orders `chunk` to a bank call, answering in
-    batch order; up to `concurrency` calls are in flight at once."""
-    in_flight = asyncio.Semaphore(concurrency)
+class PaymentHandler:
+    """Charges a batch's orders `chunk` to a bank call, answering in batch order; up to
+    `concurrency` bank calls are in flight at once."""
 
-    async def handle(batch: list[Incoming]) -> list[Outcome]:
+    def __init__(
+        self, bank: BankClient, outputs: OutputTopics, concurrency: int = 16, chunk: int = 100
+    ) -> None:
+        self.bank = bank
+        self.outputs = outputs
+        self.chunk = chunk
+        self.in_flight = asyncio.Semaphore(concurrency)
+
+    async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(batch)
         orders: list[tuple[int, OrderPlaced, SpanContext]] = []
         for index, message in enumerate(batch):
@@ -131,36 +137,49 @@ def order_handler(
                     outcomes[index] = dead_letter_for(exc)
                     continue
                 orders.append((index, order, trace.get_current_span().get_span_context()))
-
-        async def settle(part: list[tuple[int, OrderPlaced, SpanContext]]) -> None:
-            async with in_flight:
-                answers, call = await _charge_together(bank, part)
-            giving_up = []
-            for (index, order, _), answer in zip(part, answers, strict=True):
-                with handling_message(batch[index]):  # the order's span and log context
-                    if call.is_valid:
-                        trace.get_current_span().add_link(call)
-                    outcomes[index] = charge_for_order(order, answer, outputs)
-                if isinstance(outcomes[index], Retry) and batch[index].final_attempt:
-                    giving_up.append(give_up(index, order, answer))
-            # Lookups of the part's final attempts at once: a hung bank costs one timeout.
-            await asyncio.gather(*giving_up)
-            for index, order, _ in part:
-                with handling_message(batch[index]):
-                    _record(order.order_id, outcomes[index])
-
-        async def give_up(index: int, order: OrderPlaced, answer: BankAnswer) -> None:
-            async with in_flight:
-                outcomes[index] = await _give_up(bank, batch[index], order, answer, outputs)
-
+        chunk = self.chunk
         parts = [orders[start : start + chunk] for start in range(0, len(orders), chunk)]
-        await asyncio.gather(*(settle(part) for part in parts))
+        await asyncio.gather(*(self._settle(batch, part, outcomes) for part in parts))
         return [outcome for outcome in outcomes if outcome is not None]
 
-    return handle
+    async def _settle(
+        self,
+        batch: list[Incoming],
+        part: list[tuple[int, OrderPlaced, SpanContext]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        """Charge `part` in one bank call and fill in its outcomes."""
+        async with self.in_flight:
+            answers, call = await _charge_together(self.bank, part)
+        giving_up: list[int] = []
+        for (index, order, _), answer in zip(part, answers, strict=True):
+            with handling_message(batch[index]):  # the order's span and log context
+                if call.is_valid:
+                    trace.get_current_span().add_link(call)
+                outcomes[index] = charge_for_order(order, answer, self.outputs)
+            if isinstance(outcomes[index], Retry) and batch[index].final_attempt:
+                giving_up.append(index)
+        if giving_up:
+            # Lookups of the part's final attempts at once: a hung bank costs one timeout.
+            found = {
+                index: (order, answer)
+                for (index, order, _), answer in zip(part, answers, strict=True)
+            }
+            ended = await asyncio.gather(
+                *(self._give_up(batch[index], *found[index]) for index in giving_up)
+            )
+            for index, outcome in zip(giving_up, ended, strict=True):
+                outcomes[index] = outcome
+        for index, order, _ in part:
+            with handling_message(batch[index]):
+                _record(order.order_id, outcomes[index])
+
+    async def _give_up(self, message: Incoming, order: OrderPlaced, answer: BankAnswer) -> Outcome:
+        async with self.in_flight:
+            return await _end_order(self.bank, message, order, answer, self.outputs)
 
 
-async def _give_up(
+async def _end_order(
     bank: BankClient,
     message: Incoming,
     order: OrderPlaced,
@@ -207,66 +226,28 @@ def _record(order_id: str, outcome: Outcome | None) -> None:
             log.info("order %s declined: %s", order_id, event.decline_code)
 
 
-class TransactionService:
-    """One instance of the payment service: the consumer loop plus its bank client."""
+def payment_service(config: TransactionsConfig) -> ConsumerService:
+    """The payment service as a consumer: `order` in, charge results out, with a bank client
+    opened in the consumer's event loop."""
 
-    def __init__(self, config: TransactionsConfig) -> None:
-        self.config = config
-        self.consumer = EventConsumer(config.consumer_settings(), self._handle)
-        self._handler: Handler | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while the consumer loop is running (the readiness signal)."""
-        return self.consumer.running
-
-    def stop(self) -> None:
-        """Finish the batch in hand, commit it, and return from run()."""
-        self.consumer.stop()
-
-    def run(self) -> None:
-        """Consume until stopped (blocking)."""
-        asyncio.run(self.run_async())
-
-    async def run_async(self) -> None:
-        """Consume until stopped, with a bank client bound to this event loop."""
-        config = self.config
+    @asynccontextmanager
+    async def open_handler() -> AsyncIterator[Handler]:
         async with BankClient(
             config.bank_url,
             api_key=config.bank_api_key,
             ca_file=config.bank_ca_file,
             max_connections=config.concurrency,
         ) as bank:
-            self._handler = order_handler(
-                bank, config.outputs, config.concurrency, config.charge_chunk
-            )
-            await self.consumer.run_async()
+            yield PaymentHandler(bank, config.outputs, config.concurrency, config.charge_chunk)
 
-    async def _handle(self, batch: list[Incoming]) -> list[Outcome]:
-        assert self._handler is not None, "run_async() builds the handler first"
-        return await self._handler(batch)
+    return ConsumerService("transactions", config.consumer_settings(), open_handler)
 
 
 def serve(settings: Settings) -> None:
     """Run the payment service until SIGTERM/SIGINT, with /healthz, /readyz and /metrics."""
-    configure_logging(settings.log_level, settings.log_format, "transactions")
     # httpx logs every request at INFO: a thousand lines a second at full speed.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    setup_tracing("transactions")
     instrument_httpx()
-    service = TransactionService(TransactionsConfig.from_settings(settings))
-    health = HealthServer(
-        "transactions", settings.host, settings.transactions_health_port, lambda: service.running
-    )
-    health.start()
-    stop_on_signals(service)
-    log.info(
-        "payment service: group %s on %s, bank at %s",
-        service.config.group_id,
-        service.config.order_topic,
-        service.config.bank_url,
-    )
-    try:
-        service.run()
-    finally:
-        health.stop()
+    config = TransactionsConfig.from_settings(settings)
+    log.info("payment service: bank at %s", config.bank_url)
+    serve_consumer(payment_service(config), settings, settings.transactions_health_port)

@@ -49,7 +49,7 @@ def metric(api: TestClient, name: str, worker: str) -> float | None:
 
 
 class StatusConsumerDiesOnce:
-    """Stands in for the order-status EventConsumer: the first one built dies at once."""
+    """Stands in for the order-status ConsumerProcess: the first one built dies at once."""
 
     built = 0
 
@@ -73,7 +73,7 @@ def test_a_dead_worker_is_restarted_and_reported(
 ) -> None:
     if dead == "order_status":
         monkeypatch.setattr(StatusConsumerDiesOnce, "built", 0)
-        monkeypatch.setattr(api_app, "EventConsumer", StatusConsumerDiesOnce)
+        monkeypatch.setattr(api_app, "ConsumerProcess", StatusConsumerDiesOnce)
     else:
         relay_run = OutboxRelay.run
         runs: list[int] = []
@@ -122,7 +122,7 @@ class StatusConsumerAlwaysDies:
 def test_a_worker_that_keeps_dying_fails_liveness(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api_app, "EventConsumer", StatusConsumerAlwaysDies)
+    monkeypatch.setattr(api_app, "ConsumerProcess", StatusConsumerAlwaysDies)
     given_up: list[str] = []
     policy = RestartPolicy(limit=2, pause=lambda _recent: 0.0, on_give_up=given_up.append)
     with TestClient(create_app_for_test(tmp_path, policy)) as api:
@@ -169,7 +169,7 @@ def test_a_worker_that_keeps_dying_ends_the_process(tmp_path: Path) -> None:
             def stop(self):
                 pass
 
-        api_app.EventConsumer = AlwaysDies
+        api_app.ConsumerProcess = AlwaysDies
         settings = Settings.model_validate(
             {{"DATABASE_URL": "sqlite:///{tmp_path}/api.sqlite", "BOOTSTRAP_SVR": "127.0.0.1:1"}}
         )

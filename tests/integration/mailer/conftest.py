@@ -17,8 +17,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kafka_restaurants.db import migrate
-from kafka_restaurants.mailer.app import MailerProcess, build_mailer
+from kafka_restaurants.mailer.app import mailer_service
 from kafka_restaurants.messaging.broker import ensure_topics
+from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.settings import Settings
 from tests.fixtures.components import free_port, wait_for
 from tests.fixtures.kafka_io import committed_offsets
@@ -129,7 +130,7 @@ def mailer_settings(kafka_bootstrap: str, smtp_port: int, db_url: str, data_dir:
 
 @dataclass
 class RunningMailer:
-    process: MailerProcess
+    process: ConsumerProcess
     thread: threading.Thread
 
     def stop(self) -> None:
@@ -151,14 +152,16 @@ def start_mailer(
     def start(smtp_port: int, db_url: str) -> RunningMailer:
         settings = mailer_settings(kafka_bootstrap, smtp_port, db_url, tmp_path)
         migrate("mailer", db_url)
-        process = build_mailer(
-            settings, group_id=group_id, topic=order_topic, backoff_base=0.05, backoff_cap=0.5
+        process = ConsumerProcess(
+            mailer_service(
+                settings, group_id=group_id, topic=order_topic, backoff_base=0.05, backoff_cap=0.5
+            )
         )
         thread = threading.Thread(target=process.run, daemon=True)
         thread.start()
         running = RunningMailer(process, thread)
         started.append(running)
-        wait_for(lambda: process.consumer.running, what="mailer consuming")
+        wait_for(lambda: process.running, what="mailer consuming")
         return running
 
     yield start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kafka_restaurants.mailer.app import build_mailer
+from kafka_restaurants.mailer.app import mailer_service
 from kafka_restaurants.settings import Settings
 
 
@@ -12,9 +12,4 @@ def test_the_mailer_waits_out_smtp_outages_longer_than_other_consumers(tmp_path:
     settings = Settings(
         DATA_DIR=str(tmp_path), MAX_DELIVERY_ATTEMPTS=12, MAILER_MAX_DELIVERY_ATTEMPTS=150
     )
-    process = build_mailer(settings)
-    try:
-        assert process.consumer.settings.max_attempts == 150
-    finally:
-        process.sender.close()
-        process.engine.dispose()
+    assert mailer_service(settings).consumer.max_attempts == 150

@@ -33,12 +33,16 @@ from tests.integration.mailer.conftest import (
 # The mailer's own composition root, on this test's topic and consumer group.
 MAILER = """
 import sys
-from kafka_restaurants.mailer.app import build_mailer
+from kafka_restaurants.mailer.app import mailer_service
+from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.runtime import stop_on_signals
 from kafka_restaurants.settings import Settings
 
 topic, group = sys.argv[1:]
-process = build_mailer(Settings(), group_id=group, topic=topic, backoff_base=0.05, backoff_cap=0.5)
+settings = Settings()
+process = ConsumerProcess(
+    mailer_service(settings, group_id=group, topic=topic, backoff_base=0.05, backoff_cap=0.5)
+)
 stop_on_signals(process)
 process.run()
 """

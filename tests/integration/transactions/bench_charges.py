@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 
 from kafka_restaurants.messaging.broker import ensure_topics
-from kafka_restaurants.transactions.app import TransactionsConfig, TransactionService
+from kafka_restaurants.messaging.service import ConsumerProcess
+from kafka_restaurants.transactions.app import TransactionsConfig, payment_service
 from kafka_restaurants.transactions.charging import OutputTopics
 from tests.fixtures.bank import AS_API, BANK_KEYS, TRANSACTIONS_KEY
 from tests.fixtures.components import free_port, wait_for
@@ -92,7 +93,7 @@ def run_service(config: TransactionsConfig, stop: multiprocessing.synchronize.Ev
     import threading
 
     logging.basicConfig(level=logging.WARNING)
-    service = TransactionService(config)
+    service = ConsumerProcess(payment_service(config))
 
     def stop_when_asked() -> None:
         stop.wait()

@@ -17,8 +17,9 @@ from kafka_restaurants.bank.app import create_app
 from kafka_restaurants.db import migrate
 from kafka_restaurants.events import OrderPlaced, encode
 from kafka_restaurants.messaging.broker import ensure_topics
+from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.settings import Settings
-from kafka_restaurants.transactions.app import TransactionsConfig, TransactionService
+from kafka_restaurants.transactions.app import TransactionsConfig, payment_service
 from kafka_restaurants.transactions.charging import OutputTopics
 from tests.fixtures.bank import AS_API, AS_OPERATOR, BANK_KEYS, TRANSACTIONS_KEY
 from tests.fixtures.components import free_port, wait_for
@@ -189,12 +190,12 @@ def service_config(
 
 
 @pytest.fixture
-def run_service() -> Iterator[Callable[[TransactionsConfig], TransactionService]]:
+def run_service() -> Iterator[Callable[[TransactionsConfig], ConsumerProcess]]:
     """Start payment services in threads; each is stopped (and must stop) after the test."""
-    started: list[tuple[TransactionService, threading.Thread]] = []
+    started: list[tuple[ConsumerProcess, threading.Thread]] = []
 
-    def start(config: TransactionsConfig) -> TransactionService:
-        service = TransactionService(config)
+    def start(config: TransactionsConfig) -> ConsumerProcess:
+        service = ConsumerProcess(payment_service(config))
         thread = threading.Thread(target=service.run, daemon=True)
         thread.start()
         started.append((service, thread))

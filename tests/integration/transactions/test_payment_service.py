@@ -9,7 +9,8 @@ import httpx
 from prometheus_client import REGISTRY
 
 from kafka_restaurants.events import OrderConfirmed, OrderDeclined, OrderPlaced
-from kafka_restaurants.transactions.app import TransactionsConfig, TransactionService
+from kafka_restaurants.messaging.service import ConsumerProcess
+from kafka_restaurants.transactions.app import TransactionsConfig
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka_io import committed_offsets, consume_all, produce
 from tests.integration.transactions.conftest import (
@@ -21,7 +22,7 @@ from tests.integration.transactions.conftest import (
 )
 from tests.unit.transactions.samples import placed
 
-RunService = Callable[[TransactionsConfig], TransactionService]
+RunService = Callable[[TransactionsConfig], ConsumerProcess]
 
 
 def new_order(bank: BankServer, card: str = "ok", total: int = 2550) -> OrderPlaced:

@@ -11,7 +11,7 @@ import httpx
 
 from kafka_restaurants.events import OrderConfirmed, OrderDeclined, encode
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
-from kafka_restaurants.transactions.app import order_handler
+from kafka_restaurants.transactions.app import PaymentHandler
 from kafka_restaurants.transactions.bank_client import BankClient
 from kafka_restaurants.transactions.charging import (
     BankAnswer,
@@ -80,7 +80,7 @@ async def run_batch(
 ) -> list[Outcome]:
     client = BankClient("http://bank.test", transport=httpx.MockTransport(bank))
     async with client:
-        return await order_handler(client, TOPICS, concurrency, chunk)(batch)
+        return await PaymentHandler(client, TOPICS, concurrency, chunk)(batch)
 
 
 async def test_batch_is_charged_in_chunks_concurrently_and_answered_in_batch_order() -> None:
@@ -187,7 +187,7 @@ def test_final_attempt_looks_the_charge_up_and_fails_an_uncharged_order() -> Non
 
     async def run(batch: list[Incoming]) -> list[Outcome]:
         async with BankClient("http://bank.test", transport=httpx.MockTransport(bank)) as client:
-            return await order_handler(client, TOPICS)(batch)
+            return await PaymentHandler(client, TOPICS)(batch)
 
     early, last = (
         message("flaky-1", 0),
