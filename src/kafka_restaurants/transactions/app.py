@@ -22,6 +22,7 @@ from prometheus_client import Counter
 
 from kafka_restaurants.events import (
     ORDER,
+    PAYMENT_FAILED,
     InvalidEvent,
     OrderConfirmed,
     OrderDeclined,
@@ -37,7 +38,6 @@ from kafka_restaurants.observability.tracing import tracer
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.transactions.bank_client import BankClient
 from kafka_restaurants.transactions.charging import (
-    PAYMENT_FAILED,
     BankAnswer,
     OutputTopics,
     charge_for_order,

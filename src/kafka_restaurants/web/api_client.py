@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kafka_restaurants.validation import describe_validation_error
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class _Lenient(BaseModel):
@@ -263,7 +265,7 @@ def _detail(response: httpx.Response) -> Any:
     return _json(response).get("detail", f"HTTP {response.status_code}")
 
 
-def _parse(model: type[Any], body: Any) -> Any:
+def _parse(model: type[Model], body: Any) -> Model:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -272,7 +274,7 @@ def _parse(model: type[Any], body: Any) -> Any:
         raise ApiUnavailable(f"unexpected answer for {model.__name__}: {problems}") from None
 
 
-def _parse_list(model: type[Any], body: Any) -> list[Any]:
+def _parse_list(model: type[Model], body: Any) -> list[Model]:
     if not isinstance(body, list):
         raise ApiUnavailable(f"expected a list of {model.__name__}")
     return [_parse(model, item) for item in body]
