@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     bank_database_url: str | None = Field(default=None, alias="BANK_DATABASE_URL")
     mailer_database_url: str | None = Field(default=None, alias="MAILER_DATABASE_URL")
+    kitchen_database_url: str | None = Field(default=None, alias="KITCHEN_DATABASE_URL")
 
     # HTTP services.
     host: str = Field(default="127.0.0.1", alias="HOST")
@@ -100,6 +101,12 @@ class Settings(BaseSettings):
     transactions_health_port: int = Field(default=5201, alias="TRANSACTIONS_HEALTH_PORT")
     transactions_concurrency: int = Field(default=16, ge=1, alias="TRANSACTIONS_CONCURRENCY")
     mailer_health_port: int = Field(default=5301, alias="MAILER_HEALTH_PORT")
+    # The kitchen serves its tickets (to web), its presses, health and metrics on one port.
+    kitchen_port: int = Field(default=5401, alias="KITCHEN_PORT")
+    kitchen_url: str | None = Field(default=None, alias="KITCHEN_URL")
+    # Signs each restaurant's kitchen-screen link; unset means a random secret kept in
+    # DATA_DIR/kitchen_secret. Only the kitchen (and `restaurants kitchen-link`) read it.
+    kitchen_secret: SecretStr | None = Field(default=None, alias="KITCHEN_SECRET")
     # Processes of each consumer `restaurants up` runs, sharing one consumer group; instance i
     # (from 0) serves health on the base port + i. One keeps the plain name ("transactions").
     transactions_instances: int = Field(default=1, ge=1, le=32, alias="TRANSACTIONS_INSTANCES")
@@ -187,6 +194,10 @@ class Settings(BaseSettings):
         return self.bank_url or f"{self.http_scheme}://{self.host}:{self.bank_port}"
 
     @property
+    def kitchen_base_url(self) -> str:
+        return self.kitchen_url or f"{self.http_scheme}://{self.host}:{self.kitchen_port}"
+
+    @property
     def public_base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.web_port}"
 
@@ -208,6 +219,10 @@ class Settings(BaseSettings):
     @property
     def mailer_db_url(self) -> str:
         return self.mailer_database_url or self.database_url or self.sqlite_url("mailer")
+
+    @property
+    def kitchen_db_url(self) -> str:
+        return self.kitchen_database_url or self.database_url or self.sqlite_url("kitchen")
 
 
 @lru_cache

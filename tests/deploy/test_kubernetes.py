@@ -616,8 +616,9 @@ def test_kafka_takes_only_authenticated_tls_clients_each_as_its_own_user(
 def _expected_acls() -> dict[str, set[tuple[str, str, str, str]]]:
     """user -> {(resource type, name, pattern, operation)}: what each service's code does."""
     from kafka_restaurants.api import order_status
-    from kafka_restaurants.events.topics import ORDER, ORDER_CONFIRM, ORDER_DECLINED
+    from kafka_restaurants.events.topics import ORDER, ORDER_CONFIRM, ORDER_DECLINED, ORDER_STATUS
     from kafka_restaurants.events.topics import dead_letter_topic as dlq
+    from kafka_restaurants.kitchen.follower import GROUP_ID as KITCHEN_GROUP
     from kafka_restaurants.mailer.app import GROUP_ID as MAILER_GROUP
     from kafka_restaurants.transactions.app import GROUP_ID as TRANSACTIONS_GROUP
 
@@ -642,6 +643,10 @@ def _expected_acls() -> dict[str, set[tuple[str, str, str, str]]]:
         | group(TRANSACTIONS_GROUP)
         | {("transactionalId", f"{TRANSACTIONS_GROUP}-", "prefix", "Write")},
         "mailer": read(ORDER_CONFIRM) | write(dlq(ORDER_CONFIRM)) | group(MAILER_GROUP),
+        "kitchen": read(ORDER_CONFIRM)
+        | {("topic", ORDER_STATUS, "literal", op) for op in ("Read", "Write")}
+        | write(dlq(ORDER_CONFIRM), dlq(ORDER_STATUS))
+        | group(KITCHEN_GROUP),
         "keda": {("topic", t, "literal", "Describe") for t in (ORDER, ORDER_CONFIRM)}
         | group(TRANSACTIONS_GROUP, "Describe")
         | group(MAILER_GROUP, "Describe"),

@@ -19,7 +19,7 @@ def test_api_migrations_from_empty(database_url: str) -> None:
     assert {"restaurants", "menu_items", "search_terms", "alembic_version_api"} <= tables
 
 
-@pytest.mark.parametrize("service", ["api", "bank", "mailer"])
+@pytest.mark.parametrize("service", ["api", "bank", "mailer", "kitchen"])
 def test_migrations_build_exactly_the_tables_the_code_declares(
     service: str, database_url: str
 ) -> None:

@@ -326,10 +326,20 @@ def dlq_replay(
     typer.echo(f"Replayed {count} dead letter(s) to {topic}.")
 
 
+@app.command("kitchen-link")
+def kitchen_link(
+    restaurant_id: Annotated[int, typer.Argument(help="The restaurant's id.", min=1)],
+) -> None:
+    """Print the secret link to one restaurant's kitchen screen (give it to that restaurant)."""
+    from kafka_restaurants.kitchen.access import kitchen_link as link
+
+    typer.echo(link(_settings(), restaurant_id))
+
+
 @app.command()
 def serve(
     process: Annotated[
-        str, typer.Argument(help="api, bank, mailbox, transactions, mailer, web, lb")
+        str, typer.Argument(help="api, bank, mailbox, transactions, mailer, kitchen, web, lb")
     ],
     port: Annotated[int | None, typer.Option(help="Port (web replicas).")] = None,
     replica_name: Annotated[str | None, typer.Option(help="Replica name (web).")] = None,

@@ -132,7 +132,14 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     )
     for spec in mail:
         spec.env.update(service_kafka_env(settings, "mailer"))
-    groups.append(payment + mail)
+    kitchen = ProcessSpec(
+        "kitchen",
+        serve_command("kitchen"),
+        http_ready(f"{settings.kitchen_base_url}/readyz"),
+        url=settings.kitchen_base_url,
+        env=service_kafka_env(settings, "kitchen"),
+    )
+    groups.append([*payment, *mail, kitchen])
     replicas = [
         ProcessSpec(
             f"web-{i + 1}",
@@ -165,5 +172,6 @@ SERVE_TARGETS: dict[str, str] = {
     "mailbox": "kafka_restaurants.mailbox.app:serve",
     "transactions": "kafka_restaurants.transactions.app:serve",
     "mailer": "kafka_restaurants.mailer.app:serve",
+    "kitchen": "kafka_restaurants.kitchen.app:serve",
     "web": "kafka_restaurants.web.app:serve",
 }

@@ -23,6 +23,7 @@ def prepare_databases(settings: Settings, say: object = print) -> None:
     migrate("api", settings.api_database_url)
     migrate("bank", settings.bank_db_url)
     migrate("mailer", settings.mailer_db_url)
+    migrate("kitchen", settings.kitchen_db_url)
     written = seed_if_empty(settings.api_database_url)
     if written and callable(say):
         say(f"  catalog       seeded with {written} restaurants")
@@ -77,6 +78,7 @@ def run_system(settings: Settings) -> int:
         print(
             f"\nReady. Website: http://{settings.host}:{settings.web_port}  "
             f"API: {settings.api_base_url}/docs  Inbox: {settings.mailbox_base_url}\n"
+            "Kitchen screens: `restaurants kitchen-link RESTAURANT_ID` prints each link.\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )

@@ -31,6 +31,7 @@ from kafka_restaurants.events.topics import (
     ORDER,
     ORDER_CONFIRM,
     ORDER_DECLINED,
+    ORDER_STATUS,
     dead_letter_topic,
 )
 
@@ -40,6 +41,7 @@ ADMIN = "admin"
 API_GROUP = "api-order-status"
 TRANSACTIONS_GROUP = "transaction-service"
 MAILER_GROUP = "confirmation-service"
+KITCHEN_GROUP = "kitchen-display"
 SCRAM_ITERATIONS = 8192
 
 
@@ -85,6 +87,11 @@ SERVICE_GRANTS: Mapping[str, tuple[Grant, ...]] = {
     "mailer": (
         *_reads(MAILER_GROUP, ORDER_CONFIRM),
         *_writes(dead_letter_topic(ORDER_CONFIRM)),
+    ),
+    # Keeps a ticket per confirmed order and the steps taken on it; publishes the presses.
+    "kitchen": (
+        *_reads(KITCHEN_GROUP, ORDER_CONFIRM, ORDER_STATUS),
+        *_writes(ORDER_STATUS, dead_letter_topic(ORDER_CONFIRM), dead_letter_topic(ORDER_STATUS)),
     ),
 }
 SERVICES = tuple(SERVICE_GRANTS)

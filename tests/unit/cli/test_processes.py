@@ -65,7 +65,7 @@ def test_instances_start_together_after_the_api(monkeypatch: pytest.MonkeyPatch)
     settings = Settings(_env_file=None)
     groups = [[s.name for s in g] for g in service_groups(settings)]
     consumers = next(g for g in groups if "transactions-1" in g)
-    assert consumers == ["transactions-1", "transactions-2", "mailer-1", "mailer-2"]
+    assert consumers == ["transactions-1", "transactions-2", "mailer-1", "mailer-2", "kitchen"]
     assert groups.index(consumers) == groups.index(["api"]) + 1
 
 
@@ -94,3 +94,11 @@ def test_caller_keys_set_in_the_environment_win(monkeypatch: pytest.MonkeyPatch)
     found = specs(monkeypatch, BANK_CALLER_KEY_OPERATOR="operator-key-from-the-environment")
     assert found["bank"].env["BANK_CALLER_KEY_OPERATOR"] == "operator-key-from-the-environment"
     assert found["api"].env["BANK_API_KEY"] == found["bank"].env["BANK_CALLER_KEY_API"]
+
+
+def test_the_kitchen_serves_its_tickets_and_health_on_one_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = specs(monkeypatch, KITCHEN_PORT="6401")
+    assert found["kitchen"].url == "http://127.0.0.1:6401"
+    assert found["kitchen"].command[-2:] == ["serve", "kitchen"]

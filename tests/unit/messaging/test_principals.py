@@ -5,10 +5,12 @@ from __future__ import annotations
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 
 from kafka_restaurants.api import order_status
+from kafka_restaurants.kitchen import follower as kitchen_follower
 from kafka_restaurants.mailer import app as mailer_app
 from kafka_restaurants.messaging.consumer import transactional_id
 from kafka_restaurants.messaging.principals import (
     API_GROUP,
+    KITCHEN_GROUP,
     MAILER_GROUP,
     SERVICE_GRANTS,
     TRANSACTIONS_GROUP,
@@ -27,6 +29,7 @@ def test_group_names_are_the_services_own() -> None:
     assert API_GROUP == order_status.GROUP_ID
     assert TRANSACTIONS_GROUP == transactions_app.GROUP_ID
     assert MAILER_GROUP == mailer_app.GROUP_ID
+    assert KITCHEN_GROUP == kitchen_follower.GROUP_ID
 
 
 def test_the_api_writes_orders_and_reads_results_in_its_group() -> None:
@@ -72,6 +75,11 @@ def test_no_service_gets_more_than_read_and_write_or_a_cluster_grant() -> None:
         ResourceType.GROUP,
         ResourceType.TRANSACTIONAL_ID,
     }
-    assert {b.principal for b in bindings} == {"User:api", "User:transactions", "User:mailer"}
+    assert {b.principal for b in bindings} == {
+        "User:api",
+        "User:transactions",
+        "User:mailer",
+        "User:kitchen",
+    }
     prefixed = [b for b in bindings if b.resource_pattern_type == ResourcePatternType.PREFIXED]
     assert prefixed == [acl_binding("transactions", SERVICE_GRANTS["transactions"][-1])]
