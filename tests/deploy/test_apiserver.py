@@ -36,11 +36,13 @@ KINDS = (
     "networkpolicies,poddisruptionbudgets,horizontalpodautoscalers,"
     "scaledobjects.keda.sh,externalsecrets.external-secrets.io,"
     "kafkas.kafka.strimzi.io,kafkanodepools.kafka.strimzi.io,kafkatopics.kafka.strimzi.io,"
-    "kafkausers.kafka.strimzi.io,triggerauthentications.keda.sh"
+    "kafkausers.kafka.strimzi.io,triggerauthentications.keda.sh,"
+    "certificates.cert-manager.io,issuers.cert-manager.io"
 )
 # The keys of the Secrets Strimzi makes: each SCRAM KafkaUser's, and the cluster CA's certificate.
 STRIMZI_USER_SECRET_KEYS = {"password", "sasl.jaas.config"}
 STRIMZI_CA_CERT_KEYS = {"ca.crt", "ca.p12", "ca.password"}
+CERT_MANAGER_SECRET_KEYS = {"tls.crt", "tls.key", "ca.crt"}
 
 
 @pytest.fixture(scope="session")
@@ -247,6 +249,14 @@ def test_every_secret_and_config_map_a_pod_reads_exists_in_the_overlay(
             if user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]:
                 name = f"{prefix}{user['metadata']['name']}"
                 keys[("Secret", name)] = STRIMZI_USER_SECRET_KEYS
+    # cert-manager makes each Certificate's Secret (its certificate, key and the issuing CA's
+    # certificate); a CA Issuer signs with a Secret one of them makes.
+    for certificate in of_kind(stored, "Certificate"):
+        keys[("Secret", certificate["spec"]["secretName"])] = CERT_MANAGER_SECRET_KEYS
+    for issuer in of_kind(stored, "Issuer"):
+        if "ca" in issuer["spec"]:
+            made = ("Secret", issuer["spec"]["ca"]["secretName"])
+            assert made in keys, f"{overlay}: Issuer {issuer['metadata']['name']} lacks {made}"
     # KEDA reads what its TriggerAuthentications name; every ScaledObject names one that exists.
     auths = {doc["metadata"]["name"]: doc for doc in of_kind(stored, "TriggerAuthentication")}
     for scaled in of_kind(stored, "ScaledObject"):

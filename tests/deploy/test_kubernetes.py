@@ -420,6 +420,8 @@ def test_argo_cd_application_points_at_the_production_overlay() -> None:
 # --- Least privilege: each workload reads only its own credentials ------------------------
 
 CLUSTER_CA = ("kafka-cluster-ca-cert", "ca.crt")  # public: the CA that signed the brokers
+# public: the CA that signed api's, bank's and web's certificates (certificates.yaml)
+SERVICE_CA = ("kafka-restaurants-ca", "ca.crt")
 # workload -> every (Secret, key) its pods read, in both overlays ("*": the whole Secret).
 # Strimzi makes kafka-user-<user> (KafkaUser) and kafka-cluster-ca-cert; the overlays make the
 # rest (minikube: secretGenerator; production: ExternalSecret).
@@ -429,11 +431,15 @@ SECRET_READS: dict[str, set[tuple[str, str]]] = {
         ("bank-caller-api", "key"),
         ("kafka-user-api", "password"),
         CLUSTER_CA,
+        ("api-tls", "tls.crt"),
+        ("api-tls", "tls.key"),
+        SERVICE_CA,
     },
     "transactions": {
         ("bank-caller-transactions", "key"),
         ("kafka-user-transactions", "password"),
         CLUSTER_CA,
+        SERVICE_CA,
     },
     "mailer": {
         ("mailer-database", "url"),
@@ -447,8 +453,15 @@ SECRET_READS: dict[str, set[tuple[str, str]]] = {
         ("bank-caller-api", "key"),
         ("bank-caller-transactions", "key"),
         ("bank-caller-operator", "key"),
+        ("bank-tls", "tls.crt"),
+        ("bank-tls", "tls.key"),
     },
-    "web": {("kafka-restaurants-secrets", "CART_SECRET")},
+    "web": {
+        ("kafka-restaurants-secrets", "CART_SECRET"),
+        ("web-tls", "tls.crt"),
+        ("web-tls", "tls.key"),
+        SERVICE_CA,
+    },
     "migrate": {("api-database", "url"), ("bank-database", "url"), ("mailer-database", "url")},
     # Minikube only: the database server makes each service's role from its password.
     "postgres": {
@@ -733,7 +746,7 @@ def test_production_rate_limits_order_placement_at_the_ingress(rendered: Rendere
         {
             "path": "/checkout",
             "pathType": "Exact",
-            "backend": {"service": {"name": "web", "port": {"name": "http"}}},
+            "backend": {"service": {"name": "web", "port": {"name": "https"}}},
         }
     ]
     assert checkout["spec"]["ingressClassName"] == site["spec"]["ingressClassName"]

@@ -22,6 +22,7 @@ from kafka_restaurants.bench.baseline import compare, measure_baseline
 from kafka_restaurants.bench.config import config_from_env
 from kafka_restaurants.bench.plots import write_plots
 from kafka_restaurants.bench.progress import PhaseProgress
+from kafka_restaurants.bench.ratio_goals import ratio_goals, with_derived_ratios
 from kafka_restaurants.bench.report import goals, summary_markdown, write_results
 from kafka_restaurants.bench.runner import PHASES, run_benchmark
 from kafka_restaurants.bench.system import StartFailed
@@ -57,13 +58,15 @@ def main() -> int:
     except StartFailed as exc:
         console.print(f"[red]The system did not start:[/red] {exc}")
         return 1
+    with_derived_ratios(results)
     if baseline is not None:
         results["baseline"] = {
             "revision": baseline["revision"],
             "audit_exit_code": baseline["exit_code"],
-            "figures": compare(results, baseline),
+            "figures": compare(results, with_derived_ratios(baseline)),
         }
     results["goals"] = goals(results)
+    results["ratio_goals"] = ratio_goals(results)
     results["plots"] = write_plots(results, config.results_dir)
     written = write_results(results, config.results_dir)
     print(summary_markdown(results))

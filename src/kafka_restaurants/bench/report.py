@@ -63,6 +63,42 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _ratio_detail(r: dict[str, Any], goal: str) -> str:
+    """The absolute numbers a ratio goal was computed from."""
+    if goal.startswith("orders sustained"):
+        return (
+            f"{_fmt(_get(r, 'orders.sustained_per_s'))} orders/s / "
+            f"{_fmt(_get(r, 'reference.kafka_roundtrip_msgs_per_s'))} msgs/s"
+        )
+    if goal.startswith("search req/s"):
+        return (
+            f"{_fmt(_get(r, 'search.rps'))} / {_fmt(_get(r, 'reference.fastapi_rps'))} req/s "
+            f"(concurrency {_fmt(_get(r, 'search.concurrency'))})"
+        )
+    if "60% of sustained" in goal:
+        return f"sustained {_fmt(_get(r, 'orders.sustained_per_s'))} orders/s"
+    return ""
+
+
+def ratio_goal_lines(r: dict[str, Any]) -> list[str]:
+    """Issue 13's goals: each ratio (or latency) next to the absolute numbers behind it."""
+    lines = [
+        "## Goals as ratios (issue 13: measured in this run, so they hold on any box)",
+        "",
+        "| goal | measured | from | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for goal in r["ratio_goals"]:
+        met = {True: "yes", False: "**no**", None: "n/a"}[goal["met"]]
+        value = goal["value"]
+        shown = f"{value:.4f}" if isinstance(value, float) and value < 1 else _fmt(value)
+        lines.append(
+            f"| {goal['goal']} | {shown} | {_ratio_detail(r, goal['goal'])} "
+            f"| {goal['target']} | {met} |"
+        )
+    return lines
+
+
 def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "n/a"
@@ -220,6 +256,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
     for goal in r["goals"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[goal["met"]]
         lines.append(f"| {goal['goal']} | {_fmt(goal['value'])} | {met} |")
+    if r.get("ratio_goals"):
+        lines += ["", *ratio_goal_lines(r)]
     lines += ["", "## Order steps (open loop; latency from the scheduled POST time)", ""]
     lines += _steps(r)
     if _get(r, "orders.overload") is not None:
