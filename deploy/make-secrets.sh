@@ -42,7 +42,8 @@ add_missing() {  # append each NAME=value line of stdin whose NAME $1 does not d
     fi
 }
 
-# compose: the database, the web replicas' cookie key, one bank key per caller (the bank gets
+# compose: the database superuser, one database role per service (api, bank, mailer: each
+# logs in with its own), the web replicas' cookie key, one bank key per caller (the bank gets
 # all three, api and transactions each only its own), and Grafana's admin password.
 env_file="$OUT/.env"
 existed=""
@@ -58,6 +59,9 @@ BANK_CALLER_KEY_API=$(random_hex 32)
 BANK_CALLER_KEY_TRANSACTIONS=$(random_hex 32)
 BANK_CALLER_KEY_OPERATOR=$(random_hex 32)
 GRAFANA_ADMIN_PASSWORD=$(random_hex 18)
+API_DB_PASSWORD=$(random_hex 18)
+BANK_DB_PASSWORD=$(random_hex 18)
+MAILER_DB_PASSWORD=$(random_hex 18)
 ENV
 
 minikube="$OUT/k8s/overlays/minikube"

@@ -31,7 +31,23 @@ APP_IMAGE = "kafka-restaurants"
 SETTINGS_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
 IMAGE_NAMES = {"HEALTHCHECK_PORT", "HEALTHCHECK_PATH"}
 CALLER_KEYS = {"BANK_CALLER_KEY_API", "BANK_CALLER_KEY_TRANSACTIONS", "BANK_CALLER_KEY_OPERATOR"}
-SECRET_NAMES = {"POSTGRES_PASSWORD", "CART_SECRET", "GRAFANA_ADMIN_PASSWORD", *CALLER_KEYS}
+# Each of api, bank and mailer logs in to PostgreSQL as its own role: (variable, role, password).
+DATABASE_LOGINS = {
+    "api": ("DATABASE_URL", "api", "API_DB_PASSWORD"),
+    "bank": ("BANK_DATABASE_URL", "bank", "BANK_DB_PASSWORD"),
+    "mailer": ("MAILER_DATABASE_URL", "mailer", "MAILER_DB_PASSWORD"),
+}
+DB_PASSWORDS = {password for _, _, password in DATABASE_LOGINS.values()}
+SECRET_NAMES = {
+    "POSTGRES_PASSWORD",
+    "CART_SECRET",
+    "GRAFANA_ADMIN_PASSWORD",
+    *CALLER_KEYS,
+    *DB_PASSWORDS,
+}
+DATABASE_URL_RE = re.compile(
+    r"postgresql\+psycopg://(?P<role>\w+):\$\{(?P<password>\w+):\?[^}]*\}@postgres:5432/(?P<db>\w+)"
+)
 # Each caller presents its own key to the bank as BANK_API_KEY.
 OWN_BANK_KEY = {"api": "BANK_CALLER_KEY_API", "transactions": "BANK_CALLER_KEY_TRANSACTIONS"}
 BANK_KEY_NAMES = {"BANK_API_KEY", *CALLER_KEYS}
@@ -139,7 +155,8 @@ def test_secrets_are_interpolated_from_the_ignored_env_file_never_literal() -> N
     for secret in SECRET_NAMES:
         for value in re.findall(rf"^\s*{secret}:\s*(\S+)", text, re.MULTILINE):
             assert value.startswith(f"${{{secret}:?"), f"{secret} must come from deploy/.env"
-    assert "${POSTGRES_PASSWORD:?" in text.split("DATABASE_URL:")[1].splitlines()[0]
+    for password in DB_PASSWORDS:
+        assert f"${{{password}:?" in text, password
 
 
 def test_each_service_gets_only_its_own_bank_key(compose: dict[str, Any]) -> None:
@@ -158,6 +175,49 @@ def test_each_service_gets_only_its_own_bank_key(compose: dict[str, Any]) -> Non
             assert keys["BANK_API_KEY"].startswith(f"${{{OWN_BANK_KEY[name]}:?"), name
         else:
             assert held == set(), f"{name} holds bank keys it does not use: {held}"
+
+
+def _database_logins(service: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """Variable -> (role, password variable, database) of every database URL a service gets."""
+    logins = {}
+    for name, value in (service.get("environment") or {}).items():
+        if name.endswith("DATABASE_URL"):
+            found = DATABASE_URL_RE.fullmatch(value)
+            assert found, f"{name}={value} is not a role's URL with an interpolated password"
+            logins[name] = (found["role"], found["password"], found["db"])
+    return logins
+
+
+def test_each_service_logs_in_to_its_own_database_with_its_own_credential(
+    compose: dict[str, Any],
+) -> None:
+    services = _services(compose)
+    for name, (variable, role, password) in DATABASE_LOGINS.items():
+        assert _database_logins(services[name]) == {variable: (role, password, role)}, name
+    # The migration runs each service's migrations as that service (all three, nothing else).
+    assert _database_logins(services["migrate"]) == {
+        variable: (role, password, role) for variable, role, password in DATABASE_LOGINS.values()
+    }
+    credentials: dict[str, str] = {}
+    for name, service in services.items():
+        if name in {"migrate", "postgres"}:
+            continue
+        for role, password, _ in _database_logins(service).values():
+            assert credentials.setdefault(password, name) == name, (
+                f"{name} shares {password} with {credentials[password]}"
+            )
+            assert role == name, f"{name} logs in as {role}"
+        if name not in DATABASE_LOGINS:
+            assert not _database_logins(service), f"{name} holds a database credential"
+    # Only PostgreSQL itself knows the superuser's password; it makes the roles at first start.
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert text.count("${POSTGRES_PASSWORD:?") == 1
+    postgres = services["postgres"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    for password in DB_PASSWORDS:
+        assert postgres["environment"][password].startswith(f"${{{password}:?"), password
+    init = "./k8s/overlays/minikube/postgres-init/10-service-roles.sh"
+    assert f"{init}:/docker-entrypoint-initdb.d/10-service-roles.sh:ro" in postgres["volumes"]
 
 
 def test_no_default_passwords(compose: dict[str, Any]) -> None:
@@ -187,8 +247,8 @@ def test_make_secrets_adds_what_an_older_env_file_lacks(tmp_path: Path) -> None:
     )
     assert (values["POSTGRES_PASSWORD"], values["CART_SECRET"]) == ("kept", "kept-too")
     assert set(values) == SECRET_NAMES
-    fresh = [values[name] for name in (*CALLER_KEYS, "GRAFANA_ADMIN_PASSWORD")]
-    assert len(set(fresh)) == 4 and all(re.fullmatch(r"[0-9a-f]{36,64}", v) for v in fresh)
+    fresh = [values[name] for name in (*CALLER_KEYS, "GRAFANA_ADMIN_PASSWORD", *DB_PASSWORDS)]
+    assert len(set(fresh)) == 7 and all(re.fullmatch(r"[0-9a-f]{36,64}", v) for v in fresh)
     overlay = tmp_path / "k8s" / "overlays" / "minikube"
     for caller in ("api", "transactions", "operator"):
         key_file = overlay / "secrets" / f"bank-caller-{caller}.env"
@@ -246,6 +306,13 @@ def test_compose_validates_the_file_with_the_secrets_make_secrets_writes(
     assert len({bank[name] for name in CALLER_KEYS}) == 3
     grafana = resolved["services"]["grafana"]["environment"]
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] not in {"", "admin"}
+    # Four different database passwords: the superuser's and one per service role.
+    postgres = resolved["services"]["postgres"]["environment"]
+    logins = {postgres["POSTGRES_PASSWORD"], *(postgres[name] for name in DB_PASSWORDS)}
+    assert len(logins) == 4 and "" not in logins
+    for service, (variable, role, password) in DATABASE_LOGINS.items():
+        url = resolved["services"][service]["environment"][variable]
+        assert url == f"postgresql+psycopg://{role}:{postgres[password]}@postgres:5432/{role}"
 
 
 def test_every_app_service_runs_a_command_the_image_knows(compose: dict[str, Any]) -> None:
