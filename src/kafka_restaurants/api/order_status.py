@@ -14,10 +14,12 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import Connection, Table, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from kafka_restaurants.api.order_steps import record_steps
 from kafka_restaurants.api.tables import Order, OrderTimelineEntry
 from kafka_restaurants.events import (
     ORDER_CONFIRM,
     ORDER_DECLINED,
+    ORDER_STATUS,
     PAYMENT_FAILED,
     InvalidEvent,
     OrderConfirmed,
@@ -43,7 +45,8 @@ for _status in ("confirmed", "declined", "failed"):  # present at 0 before the f
     ORDERS_SETTLED.labels(_status)
 
 GROUP_ID = "api-order-status"
-TOPICS = (ORDER_CONFIRM, ORDER_DECLINED)
+# Payment results, and the kitchen's steps on confirmed orders (api.order_steps).
+TOPICS = (ORDER_CONFIRM, ORDER_DECLINED, ORDER_STATUS)
 TERMINAL = frozenset({"confirmed", "declined", "failed"})
 
 PaymentResult = OrderConfirmed | OrderDeclined
@@ -175,12 +178,26 @@ def parse_payment_result(message: Incoming) -> PaymentResult:
 
 
 class OrderStatusHandler:
-    """Applies a batch of payment results in one database transaction."""
+    """Applies a batch of payment results in one database transaction, then the kitchen's
+    steps in another (a step waits for its order's payment result, maybe in this batch)."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
     async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
+        steps = [i for i, message in enumerate(batch) if message.topic == ORDER_STATUS]
+        if not steps:
+            return await self._payment_results(batch)
+        taken = set(steps)
+        results = [i for i in range(len(batch)) if i not in taken]
+        outcomes: dict[int, Outcome] = dict(
+            zip(results, await self._payment_results([batch[i] for i in results]), strict=True)
+        )
+        stepped = await record_steps(self.sessions, [batch[i] for i in steps])
+        outcomes.update(zip(steps, stepped, strict=True))
+        return [outcomes[i] for i in range(len(batch))]
+
+    async def _payment_results(self, batch: list[Incoming]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         events: list[tuple[int, PaymentResult]] = []
         for index, message in enumerate(batch):

@@ -105,5 +105,8 @@ class OrderOut(BaseModel):
     customer: CustomerOut
     delivery: DeliveryOut
     card: CardOut
+    # The kitchen's furthest step on a confirmed order (accepted, ready, out_for_delivery),
+    # null until the restaurant accepts it; each step is also in the timeline.
+    step: str | None = None
     timeline: list[TimelineEntryOut]
     created_at: datetime

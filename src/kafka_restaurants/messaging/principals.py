@@ -70,11 +70,15 @@ def _reads(group: str, *topics: str) -> tuple[Grant, ...]:
 SERVICE_GRANTS: Mapping[str, tuple[Grant, ...]] = {
     # The outbox relay publishes OrderPlaced, and the reconciler's OrderConfirmed for an order
     # it settled from the bank's charges; the order-status consumer reads both result topics
-    # and dead-letters what it cannot parse.
+    # and the kitchen's steps, and dead-letters what it cannot parse.
     "api": (
         *_writes(ORDER, ORDER_CONFIRM),
-        *_reads(API_GROUP, ORDER_CONFIRM, ORDER_DECLINED),
-        *_writes(dead_letter_topic(ORDER_CONFIRM), dead_letter_topic(ORDER_DECLINED)),
+        *_reads(API_GROUP, ORDER_CONFIRM, ORDER_DECLINED, ORDER_STATUS),
+        *_writes(
+            dead_letter_topic(ORDER_CONFIRM),
+            dead_letter_topic(ORDER_DECLINED),
+            dead_letter_topic(ORDER_STATUS),
+        ),
     ),
     # Charges each order and writes its result and offsets in one Kafka transaction, under
     # transactional ids `transaction-service-<host>-<pid>` (consumer.transactional_id).

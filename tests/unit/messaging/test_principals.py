@@ -41,8 +41,10 @@ def test_the_api_writes_orders_and_reads_results_in_its_group() -> None:
         "READ topic order_declined",
         "WRITE topic order_confirm.DLQ",
         "WRITE topic order_declined.DLQ",
+        "READ topic order_status",  # the kitchen's steps, for the customer's order page
+        "WRITE topic order_status.DLQ",
     }
-    assert set(order_status.TOPICS) == {"order_confirm", "order_declined"}
+    assert set(order_status.TOPICS) == {"order_confirm", "order_declined", "order_status"}
 
 
 def test_transactions_reads_orders_and_writes_results_in_its_transactions() -> None:

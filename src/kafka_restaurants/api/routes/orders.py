@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from kafka_restaurants.api.admission import OrderRefused
 from kafka_restaurants.api.dependencies import SessionDep
+from kafka_restaurants.api.order_steps import current_step
 from kafka_restaurants.api.ordering import PlaceOrderRequest, place_order
 from kafka_restaurants.api.schemas import (
     UNREADABLE_BODY,
@@ -121,6 +122,7 @@ def get_order(order_id: uuid.UUID, session: SessionDep) -> OrderOut:
         customer=CustomerOut(name=order.customer_name, email=order.customer_email),
         delivery=DeliveryOut(mode=order.delivery_mode, address=order.delivery_address),
         card=CardOut(brand=order.card_brand, last4=order.card_last4),
+        step=current_step(entry.event for entry in order.timeline),
         timeline=[TimelineEntryOut(event=entry.event, at=entry.at) for entry in order.timeline],
         created_at=order.created_at,
     )
