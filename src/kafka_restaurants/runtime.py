@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 import uvicorn
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
 
-from kafka_restaurants.observability import logs, metrics_response
+from kafka_restaurants.observability import logs
+from kafka_restaurants.service_app import Probe, service_app
 
 log = logging.getLogger(__name__)
 
@@ -24,24 +24,11 @@ def configure_logging(level: str = "INFO", log_format: str = "auto", service: st
 
 def health_app(name: str, is_ready: Callable[[], bool]) -> FastAPI:
     """/healthz, /readyz and /metrics for a process whose real work is not HTTP."""
-    app = FastAPI(title=f"{name} health", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def ready(_request: Request) -> Probe:
+        return (True, {"status": "ready"}) if is_ready() else (False, {"status": "not ready"})
 
-    @app.get("/readyz")
-    def readyz() -> JSONResponse:
-        ready = is_ready()
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready"}, status_code=200 if ready else 503
-        )
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        return metrics_response()
-
-    return app
+    return service_app(name, title=f"{name} health", ready_check=ready, documented=False)
 
 
 class HealthServer:
