@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from kafka_restaurants.mailbox.app import _messages_json, create_app
+from kafka_restaurants.mailbox.app import create_app
+from kafka_restaurants.mailbox.routes_api import _messages_json
 from kafka_restaurants.mailbox.messages import StoredMessage, parse_message
 from kafka_restaurants.mailbox.store import MessageStore
 from tests.unit.mailbox.samples import build_message
