@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from kafka_restaurants.mailbox.app import create_app
-from kafka_restaurants.mailbox.routes_api import _messages_json
 from kafka_restaurants.mailbox.messages import StoredMessage, parse_message
+from kafka_restaurants.mailbox.routes_api import _messages_json
 from kafka_restaurants.mailbox.store import MessageStore
 from tests.unit.mailbox.samples import build_message
 
