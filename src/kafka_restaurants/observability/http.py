@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Response
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kafka_restaurants.observability.tracing import setup_tracing
+from kafka_restaurants.observability.tracing import keep_error, setup_tracing
 
 HTTP_REQUESTS = Counter(
     "http_requests_total",
@@ -45,6 +46,7 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        started_ns = time.time_ns()
         status = 500  # what the client gets if the app raises before answering
 
         async def record_status(message: Message) -> None:
@@ -60,6 +62,19 @@ class HttpMetricsMiddleware:
             method = scope.get("method", "GET")
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            if status >= 500:
+                # Inside the server span: kept even when its trace was not sampled.
+                keep_error(
+                    f"{method} {route}",
+                    SpanKind.SERVER,
+                    started_ns,
+                    f"answered {status}",
+                    {
+                        "http.request.method": method,
+                        "http.route": route,
+                        "http.response.status_code": status,
+                    },
+                )
 
 
 def metrics_response() -> Response:

@@ -19,6 +19,7 @@ from kafka_restaurants.observability.logs import order_context
 from kafka_restaurants.observability.tracing import (
     TRACEPARENT,
     extract_context,
+    keep_error,
     trace_id_of,
     traceparent_of,
     tracer,
@@ -94,6 +95,7 @@ class MessageSpans:
     def __init__(self, batch: Sequence[Incoming], group: str) -> None:
         self.group = group
         self.started = time.perf_counter()
+        self.started_ns = time.time_ns()
         self.spans: dict[MessageKey, Span] = {}
         traced = tracer()
         for message in batch:
@@ -146,6 +148,20 @@ class MessageSpans:
             elif isinstance(outcome, DeadLetter):
                 span.set_attribute("messaging.outcome", "dead_letter")
                 span.set_status(Status(StatusCode.ERROR, outcome.reason[:300]))
+                # A trace not sampled still keeps its dead letters.
+                keep_error(
+                    f"{message.topic} process",
+                    SpanKind.CONSUMER,
+                    self.started_ns,
+                    outcome.reason,
+                    {
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": message.topic,
+                        "messaging.consumer.group.name": self.group,
+                        "messaging.outcome": "dead_letter",
+                    },
+                    context=trace.set_span_in_context(span),
+                )
             span.end()
         for span in self.spans.values():  # outcomes missing: the loop will complain about it
             span.end()
