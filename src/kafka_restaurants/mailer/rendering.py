@@ -97,9 +97,22 @@ def render_bodies(event: OrderConfirmed, public_base_url: str) -> tuple[str, str
     return text, html
 
 
+@lru_cache(maxsize=8)
+def _parsed_sender(mail_from: str) -> tuple[str, str]:
+    # The same MAIL_FROM for every message: email's address parser costs a sixth of the
+    # mailer's CPU when it runs twice per message.
+    name, address = parseaddr(mail_from)
+    return name, address or mail_from
+
+
+@lru_cache(maxsize=8)
+def _from_header(sender: tuple[str, str]) -> str:
+    return formataddr(sender, "utf-8")
+
+
 def envelope_sender(mail_from: str) -> str:
     """The bare address of a From header such as "Shop <orders@shop.example>"."""
-    return parseaddr(mail_from)[1] or mail_from
+    return _parsed_sender(mail_from)[1]
 
 
 def build_confirmation(
@@ -114,8 +127,7 @@ def build_confirmation(
         "Message-ID": message_id_for(event.order_id),
         "X-Order-ID": _one_line(event.order_id),
     }
-    sender_name, sender = parseaddr(mail_from)
-    sender = sender or mail_from
+    sender_name, sender = _parsed_sender(mail_from)
     recipient_name = _one_line(customer.name)
     if sender.isascii() and customer.email.isascii():
         recipient = (recipient_name, customer.email)
@@ -138,7 +150,7 @@ def _mime_message(
     # CPU (EmailMessage parses every header it sets); that is what lets one mailer keep up with
     # ~1,000 confirmations/s. Every value set here is ASCII-safe or RFC 2047-encoded.
     message = MIMEMultipart("alternative", policy=_WIRE_POLICY)
-    message["From"] = formataddr(sender, "utf-8")
+    message["From"] = _from_header(sender)
     message["To"] = formataddr(recipient, "utf-8")
     for name, value in headers.items():
         message[name] = _header(value)  # type: ignore[assignment]  # compat32 takes a Header
