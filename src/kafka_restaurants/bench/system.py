@@ -100,6 +100,7 @@ def system_env(data_dir: Path, **overrides: str) -> dict[str, str]:
             "WEB_REPLICA_BASE_PORT": str(_port_pair()),
             "TRANSACTIONS_HEALTH_PORT": str(free_port()),
             "MAILER_HEALTH_PORT": str(free_port()),
+            "KITCHEN_PORT": str(free_port()),
         }
     )
     env.update(overrides)

@@ -76,6 +76,21 @@ def ticket_out(ticket: Ticket) -> TicketOut:
     )
 
 
+# How long a press waits for its step to be read back before answering anyway.
+SHOWN_WITHIN_SECONDS = 2.0
+
+
+async def shown(store: KitchenStore, order_id: str, step: OrderStep) -> bool:
+    """Wait until the ticket shows `step` (True), or SHOWN_WITHIN_SECONDS pass (False)."""
+    deadline = asyncio.get_running_loop().time() + SHOWN_WITHIN_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        ticket = await asyncio.to_thread(store.ticket, order_id)
+        if ticket is not None and step in ticket.steps:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 def create_kitchen_app(
     store: KitchenStore,
     secret: str,
@@ -127,6 +142,9 @@ def create_kitchen_app(
             if not await asyncio.to_thread(publish, event):
                 # Nothing was recorded: the step is taken only once Kafka has it.
                 raise HTTPException(503, "order_status: Kafka did not take the step; press again")
+            # The ticket moves when a follower reads the step back (ms): wait for it, so the
+            # screen the press returns to shows the step and not the same button again.
+            await shown(store, order_id, body.step)
         out = StepOut(order_id=order_id, step=body.step, published=new)
         return JSONResponse(out.model_dump(mode="json"), status_code=202 if new else 200)
 

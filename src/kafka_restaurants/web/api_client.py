@@ -92,6 +92,7 @@ class Order(_Lenient):
     customer: Customer = Customer()
     delivery: Delivery = Delivery()
     card: CardSummary | None = None
+    step: str | None = None  # the kitchen's furthest step on a confirmed order
     timeline: list[TimelineEntry] = []
     created_at: str | None = None
 

@@ -17,10 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kafka_restaurants.observability import configure_logging, instrument_app
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.tls import https_verify, server_tls
-from kafka_restaurants.web import routes_cart, routes_catalog, routes_orders
+from kafka_restaurants.web import routes_cart, routes_catalog, routes_kitchen, routes_orders
 from kafka_restaurants.web.api_client import ApiClient, ApiNotFound, ApiUnavailable, default_timeout
 from kafka_restaurants.web.cart import CartCookie
 from kafka_restaurants.web.checkout import PlacedOrdersCookie
+from kafka_restaurants.web.kitchen_client import KitchenClient, KitchenDenied, KitchenUnavailable
 from kafka_restaurants.web.pages import (
     STATIC_DIR,
     CsrfRejected,
@@ -44,8 +45,9 @@ def create_app(
     *,
     replica_name: str | None = None,
     api_transport: httpx.AsyncBaseTransport | None = None,
+    kitchen_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """Build the web app. `api_transport` lets tests talk to an in-process api app."""
+    """Build the web app. The transports let tests talk to in-process api and kitchen apps."""
     secret = resolve_web_secret(settings)
     context = WebContext(
         settings=settings,
@@ -59,15 +61,25 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(
-            base_url=settings.api_base_url,
-            timeout=default_timeout(),
-            transport=api_transport,
-            verify=https_verify(settings.tls_ca_file),
-        ) as http:
+        async with (
+            httpx.AsyncClient(
+                base_url=settings.api_base_url,
+                timeout=default_timeout(),
+                transport=api_transport,
+                verify=https_verify(settings.tls_ca_file),
+            ) as http,
+            httpx.AsyncClient(
+                base_url=settings.kitchen_base_url,
+                timeout=default_timeout(),
+                transport=kitchen_transport,
+                verify=https_verify(settings.tls_ca_file),
+            ) as kitchen_http,
+        ):
             context.api = ApiClient(http)
+            context.kitchen = KitchenClient(kitchen_http)
             yield
             context.api = None
+            context.kitchen = None
 
     app = FastAPI(
         title="Kafka Restaurants web",
@@ -81,6 +93,7 @@ def create_app(
     app.include_router(routes_catalog.router)
     app.include_router(routes_cart.router)
     app.include_router(routes_orders.router)
+    app.include_router(routes_kitchen.router)
 
     @app.get("/healthz", include_in_schema=False)
     @app.get("/readyz", include_in_schema=False)
@@ -131,6 +144,17 @@ def _add_error_pages(app: FastAPI) -> None:
         response = error_page(request, 503, "api_unavailable")
         response.headers["Retry-After"] = "5"
         return response
+
+    @app.exception_handler(KitchenUnavailable)
+    async def kitchen_unavailable(request: Request, exc: KitchenUnavailable) -> HTMLResponse:
+        log.warning("kitchen unavailable for %s %s: %s", request.method, request.url.path, exc)
+        response = error_page(request, 503, "kitchen_unavailable")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(KitchenDenied)
+    async def kitchen_denied(request: Request, exc: KitchenDenied) -> HTMLResponse:
+        return error_page(request, 403, "kitchen_denied")
 
     @app.exception_handler(ApiNotFound)
     async def api_not_found(request: Request, exc: ApiNotFound) -> HTMLResponse:

@@ -25,6 +25,32 @@ _DECLINE_EXPLANATIONS = {
 }
 
 
+# The kitchen's steps on a confirmed order, as the customer reads them.
+_STEP_WORDS = {
+    "accepted": "Accepted",
+    "ready": "Ready",
+    "out_for_delivery": "Out for delivery",
+}
+
+
+def step_word(step: str | None) -> str:
+    """The customer's word for a kitchen step: "Accepted", "Ready" or "Out for delivery"."""
+    return _STEP_WORDS.get(step or "", (step or "").replace("_", " ").capitalize())
+
+
+def is_finished(status: str, step: str | None, mode: str) -> bool:
+    """True once nothing more happens to an order: a payment that failed, or the kitchen's
+    last step (ready for pickup, out for delivery)."""
+    if status != "confirmed":
+        return is_terminal(status)
+    return step == ("out_for_delivery" if mode == "delivery" else "ready")
+
+
+def order_version(status: str, step: str | None) -> str:
+    """What the order page shows, as a version: it changes with the status or the step."""
+    return f"{status}.{step}" if step else status
+
+
 def status_word(status: str) -> str:
     """The word the order page shows: "Pending", "Confirmed", "Declined" or "Failed"."""
     return _STATUS_WORDS.get(status, status.replace("_", " ").capitalize() or "Unknown")

@@ -18,7 +18,8 @@ from kafka_restaurants.settings import Settings
 from kafka_restaurants.web.api_client import ApiClient
 from kafka_restaurants.web.cart import COOKIE_MAX_AGE, COOKIE_NAME, Cart, CartCookie
 from kafka_restaurants.web.checkout import PlacedOrdersCookie
-from kafka_restaurants.web.orders import status_word
+from kafka_restaurants.web.kitchen_client import KitchenClient
+from kafka_restaurants.web.orders import status_word, step_word
 from kafka_restaurants.web.security import CSRF_COOKIE, CSRF_FIELD, CsrfTokens
 
 PACKAGE_DIR = Path(__file__).parent
@@ -46,6 +47,7 @@ class WebContext:
     replica_name: str
     secure_cookies: bool
     api: ApiClient | None = None  # set when the app starts, closed when it stops
+    kitchen: KitchenClient | None = None  # likewise
 
 
 def build_templates(settings: Settings) -> Jinja2Templates:
@@ -65,6 +67,7 @@ def build_templates(settings: Settings) -> Jinja2Templates:
     env.globals["mailbox_url"] = settings.mailbox_base_url if settings.mailbox_enabled else None
     env.filters["money"] = format_money
     env.filters["status_word"] = status_word
+    env.filters["step_word"] = step_word
     return Jinja2Templates(env=env)
 
 
@@ -77,6 +80,14 @@ def web(request: Request) -> WebContext:
 def api(request: Request) -> ApiClient:
     """The api client; only None before startup, which a request never sees."""
     client = web(request).api
+    if client is None:
+        raise RuntimeError("the web app has not started")
+    return client
+
+
+def kitchen(request: Request) -> KitchenClient:
+    """The kitchen client; only None before startup, which a request never sees."""
+    client = web(request).kitchen
     if client is None:
         raise RuntimeError("the web app has not started")
     return client
@@ -102,6 +113,11 @@ def render(
         **(context or {}),
     }
     return ctx.templates.TemplateResponse(request, template, full, status_code=status_code)
+
+
+def render_text(request: Request, template: str, context: dict[str, Any]) -> str:
+    """A fragment rendered to text (for a Server-Sent Event), with the shared context."""
+    return bytes(render(request, template, context).body).decode("utf-8")
 
 
 def is_htmx_request(request: Request) -> bool:

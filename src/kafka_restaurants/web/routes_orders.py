@@ -7,13 +7,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kafka_restaurants.web.api_client import ApiNotFound, ApiUnavailable, Order
 from kafka_restaurants.web.cart import cart_from_order
+from kafka_restaurants.web.live import Snapshot, event_stream, last_seen, snapshots
 from kafka_restaurants.web.orders import (
     decline_explanation,
     failure_explanation,
-    is_terminal,
+    is_finished,
+    order_version,
     valid_order_id,
 )
-from kafka_restaurants.web.pages import api, checked_form, render, save_cart
+from kafka_restaurants.web.pages import api, checked_form, render, render_text, save_cart
 
 # htmx stops an `every` poll when the answer is 286; 204 means "nothing new, keep polling".
 STOP_POLLING = 286
@@ -24,7 +26,8 @@ router = APIRouter()
 def _order_context(order: Order) -> dict[str, object]:
     return {
         "order": order,
-        "terminal": is_terminal(order.status),
+        "terminal": is_finished(order.status, order.step, order.delivery.mode),
+        "version": order_version(order.status, order.step),
         "decline_explanation": decline_explanation(order.decline_code, order.decline_reason)
         if order.status == "declined"
         else "",
@@ -45,7 +48,8 @@ async def order_page(request: Request, order_id: str) -> HTMLResponse:
 
 @router.get("/orders/{order_id}/status", response_class=HTMLResponse)
 async def order_status_fragment(request: Request, order_id: str, since: str = "") -> Response:
-    """The status fragment: 204 while unchanged, the new fragment when it changes.
+    """The status fragment, for browsers without Server-Sent Events: 204 while unchanged,
+    the new fragment when it changes, 286 (htmx stops polling) once nothing more happens.
 
     Any replica can answer: the state comes from the api, none is kept here.
     """
@@ -56,12 +60,31 @@ async def order_status_fragment(request: Request, order_id: str, since: str = ""
     except (ApiUnavailable, ApiNotFound):
         # A blip (api restarting, replica changing) must not break the page: poll again.
         return Response(status_code=204)
-    if order.status == since and not is_terminal(order.status):
+    context = _order_context(order)
+    if context["version"] == since and not context["terminal"]:
         return Response(status_code=204)
-    response = render(request, "_order_status.html", _order_context(order))
-    if is_terminal(order.status):
+    response = render(request, "_order_status.html", context)
+    if context["terminal"]:
         response.status_code = STOP_POLLING
     return response
+
+
+@router.get("/orders/{order_id}/events")
+async def order_events(request: Request, order_id: str, since: str = "") -> Response:
+    """The status fragment pushed as Server-Sent Events whenever the order changes."""
+    if not valid_order_id(order_id):
+        raise HTTPException(status_code=404)
+
+    async def current() -> Snapshot | None:
+        try:
+            order = await api(request).order(order_id)
+        except (ApiUnavailable, ApiNotFound):
+            return None
+        context = _order_context(order)
+        html = render_text(request, "_order_status.html", context)
+        return Snapshot(str(context["version"]), html, bool(context["terminal"]))
+
+    return event_stream(snapshots(request, current, last_seen(request, since)))
 
 
 @router.post("/orders/{order_id}/retry")

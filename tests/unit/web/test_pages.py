@@ -221,7 +221,7 @@ def test_checkout_places_one_order_and_shows_it(client: TestClient, fake_api: Fa
     order = client.get("/orders/order-1")
     assert order.status_code == 200
     assert "Pending" in order.text and "₪84.00" in order.text and "ending 4242" in order.text
-    assert 'hx-trigger="every 1s"' in order.text
+    assert 'data-live-events="/orders/order-1/events"' in order.text
     assert CARD not in order.text
 
 
@@ -317,7 +317,12 @@ def test_confirmed_order_links_the_dev_inbox(client: TestClient, fake_api: FakeA
     fake_api.orders["order-1"]["status"] = "confirmed"
     page = client.get("/orders/order-1").text
     assert "Confirmed" in page and "Open the development inbox" in page
-    assert 'hx-trigger="every 1s"' not in page
+    # Still followed: the kitchen's steps come next.
+    assert 'data-live-events="/orders/order-1/events"' in page
+    fake_api.orders["order-1"]["step"] = "out_for_delivery"
+    page = client.get("/orders/order-1").text
+    assert "Out for delivery" in page and "on its way to 1 Herzl St" in page
+    assert "data-live-events" not in page  # nothing more happens to it
 
 
 def test_unknown_order_is_404(client: TestClient) -> None:

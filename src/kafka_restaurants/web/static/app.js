@@ -65,4 +65,71 @@
   });
   document.addEventListener("DOMContentLoaded", syncDeliveryAddress);
   document.addEventListener("htmx:afterSwap", syncDeliveryAddress);
+
+  // Live pages (an order, a kitchen): Server-Sent Events swap in each new fragment. When the
+  // stream dies EventSource reconnects by itself, through the load balancer, so a lost
+  // replica is replaced without a reload; Last-Event-ID tells the new one what we show.
+  // Without EventSource, or when the stream cannot be opened, poll once a second instead.
+  function follow(panel) {
+    var target = document.getElementById(panel.dataset.liveTarget);
+    if (!target) return;
+    function version() {
+      var marked = target.querySelector("[data-version]");
+      return marked ? marked.getAttribute("data-version") : "";
+    }
+    function withSince(url) {
+      return url + (url.indexOf("?") < 0 ? "?" : "&") + "since=" + encodeURIComponent(version());
+    }
+    function show(html) {
+      target.innerHTML = html;
+      if (window.htmx) window.htmx.process(target); // the kitchen's buttons post through htmx
+      showAges(target);
+    }
+    function poll() {
+      window.fetch(withSince(panel.dataset.livePoll), { headers: { "HX-Request": "true" } })
+        .then(function (response) {
+          if (response.status === 204) return schedule();
+          return response.text().then(function (html) {
+            if (response.ok) show(html);
+            if (response.status !== 286) schedule();
+          });
+        })
+        .catch(schedule);
+    }
+    function schedule() {
+      window.setTimeout(poll, 1000);
+    }
+    if (!window.EventSource || !panel.dataset.liveEvents) return schedule();
+    var source = new window.EventSource(withSince(panel.dataset.liveEvents));
+    var failures = 0;
+    panel.dataset.liveMode = "events";
+    source.addEventListener("open", function () { failures = 0; });
+    source.addEventListener("update", function (event) { show(event.data); });
+    source.addEventListener("done", function () { source.close(); });
+    source.addEventListener("error", function () {
+      failures += 1;
+      // CLOSED: the browser gave up (not an event stream); many failures in a row: a proxy
+      // that will not stream. Either way polling still works.
+      if (source.readyState === window.EventSource.CLOSED || failures >= 5) {
+        source.close();
+        panel.dataset.liveMode = "polling";
+        schedule();
+      }
+    });
+  }
+
+  // "12 min" since an order came in, kept current between updates.
+  function showAges(root) {
+    root.querySelectorAll("time[data-age]").forEach(function (time) {
+      var since = Date.parse(time.getAttribute("datetime"));
+      if (isNaN(since)) return;
+      var minutes = Math.max(0, Math.floor((Date.now() - since) / 60000));
+      time.textContent = minutes < 1 ? "just now" : minutes + " min ago";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-live-target]").forEach(follow);
+    showAges(document);
+    window.setInterval(function () { showAges(document); }, 30000);
+  });
 })();
