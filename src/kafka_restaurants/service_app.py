@@ -18,11 +18,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,8 +86,12 @@ def probe_endpoint(check: ProbeCheck) -> Callable[[Request], Awaitable[JSONRespo
     """An endpoint answering `check`'s probe: 200 with its body when it passed, else 503."""
 
     async def probe(request: Request) -> JSONResponse:
-        result = check(request)
-        passed, body = await result if inspect.isawaitable(result) else result
+        # A plain function may block (a database query): it runs on the threadpool, as FastAPI
+        # runs a plain `def` route.
+        if inspect.iscoroutinefunction(check):
+            passed, body = await check(request)
+        else:
+            passed, body = cast(Probe, await run_in_threadpool(check, request))
         return JSONResponse(body, status_code=200 if passed else 503)
 
     return probe

@@ -8,9 +8,7 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,8 +39,8 @@ from kafka_restaurants.messaging.probe import ClusterProbe
 from kafka_restaurants.messaging.producer import RecordPublisher
 from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.messaging.service import ConsumerProcess
-from kafka_restaurants.observability import instrument_app
 from kafka_restaurants.runtime import configure_logging
+from kafka_restaurants.service_app import service_app
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.tls import server_tls
 
@@ -60,86 +58,86 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_db_engine(settings.api_database_url)
         sessions = session_factory(engine)
-        app.state.sessions = sessions
-        app.state.search_index = LiveCatalogIndex(sessions)
-        app.state.search_index.start()
-        app.state.search_cache = SearchResultCache()
-        kafka_security = client_security(settings)
-        probe = ClusterProbe(settings.bootstrap_servers, security=kafka_security)
-        app.state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
-        app.state.card_tokens = CardTokens(
+        state = app.state
+        state.sessions = sessions
+        state.search_index = LiveCatalogIndex(sessions)
+        state.search_index.start()
+        state.search_cache = SearchResultCache()
+        probe = ClusterProbe(settings.bootstrap_servers, security=client_security(settings))
+        state.kafka_reachable = BackgroundCheck(probe.reachable, name="kafka-probe")
+        state.card_tokens = CardTokens(
             settings.bank_base_url, bank_key(settings), ca_file=settings.tls_ca_file
         )
-        backlog = app.state.outbox_backlog = BacklogSampler(lambda: count_unpublished(sessions))
-        app.state.order_gate = OrderGate(admission_limits(settings), backlog.value)
+        backlog = state.outbox_backlog = BacklogSampler(lambda: count_unpublished(sessions))
+        state.order_gate = OrderGate(admission_limits(settings), backlog.value)
         if settings.api_max_outbox_backlog:
             backlog.start()
-        app.state.relay = None
-        workers: list[SupervisedWorker] = []
-        if settings.api_workers:
-            relay = app.state.relay = OutboxRelay(
-                sessions, RecordPublisher(settings.bootstrap_servers, security=kafka_security)
-            )
-            # Each restart gets a fresh consumer (new client, no stale pauses); the relay keeps
-            # nothing between rounds but its producer, which reconnects by itself.
-            workers = [
-                SupervisedWorker("outbox_relay", lambda: relay, worker_policy),
-                SupervisedWorker(
-                    "order_status",
-                    lambda: ConsumerProcess(order_status.order_status_service(settings, sessions)),
-                    worker_policy,
-                ),
-            ]
-            if settings.reconcile_interval_seconds > 0:
-                workers.append(
-                    SupervisedWorker(
-                        "reconciler", lambda: reconciler(settings, sessions), worker_policy
-                    )
-                )
-        app.state.workers = workers
-        for worker in workers:
+        state.relay, state.workers = background_workers(settings, sessions, worker_policy)
+        for worker in state.workers:
             worker.start()
         try:
             yield
         finally:
-            for worker in reversed(workers):
+            for worker in reversed(state.workers):
                 worker.stop()
             backlog.stop()
-            app.state.card_tokens.close()
-            app.state.search_index.stop()
+            state.card_tokens.close()
+            state.search_index.stop()
             engine.dispose()
 
-    # Built here, not at startup: they hold no connections, and a bad TRUSTED_PROXIES should
-    # stop the process before it serves anything.
-    trusted_proxies = TrustedProxies(settings.trusted_proxies)
-    order_rate = ClientRateLimiter(
-        settings.api_order_rate_per_client, settings.api_order_burst_per_client
-    )
-
-    app = FastAPI(
+    app = service_app(
+        "api",
         title="Kafka Restaurants API",
         version=__version__,
         description="Search restaurants, read menus, place and follow orders.",
+        routers=[health.router, catalog.router, orders.router],
         lifespan=lifespan,
+        alive_check=health.alive,
+        ready_check=health.ready,
+        # Inside the metrics and tracing middleware (a refusal is counted and traced), outside
+        # the routing and body parsing it saves refused orders from.
+        middleware=[OrderAdmission],
     )
-    app.state.trusted_proxies = trusted_proxies
-    app.state.order_rate = order_rate
-    app.include_router(health.router)
-    app.include_router(catalog.router)
-    app.include_router(orders.router)
+    # Built here, not at startup: they hold no connections, and a bad TRUSTED_PROXIES should
+    # stop the process before it serves anything.
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
+    app.state.order_rate = ClientRateLimiter(
+        settings.api_order_rate_per_client, settings.api_order_burst_per_client
+    )
+    add_error_answers(app)
+    return app
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI echoes the rejected input back; for a card that would be the card number.
-        return JSONResponse(
-            {
-                "detail": [
-                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors()
-                ]
-            },
-            status_code=422,
+
+def background_workers(
+    settings: Settings, sessions: sessionmaker[Session], policy: RestartPolicy | None
+) -> tuple[OutboxRelay | None, list[SupervisedWorker]]:
+    """The outbox relay, the order-status consumer and the reconciler, each supervised (none
+    with API_WORKERS=0: a process that only serves HTTP)."""
+    if not settings.api_workers:
+        return None, []
+    relay = OutboxRelay(
+        sessions,
+        RecordPublisher(settings.bootstrap_servers, security=client_security(settings)),
+    )
+    # Each restart gets a fresh consumer (new client, no stale pauses); the relay keeps
+    # nothing between rounds but its producer, which reconnects by itself.
+    workers = [
+        SupervisedWorker("outbox_relay", lambda: relay, policy),
+        SupervisedWorker(
+            "order_status",
+            lambda: ConsumerProcess(order_status.order_status_service(settings, sessions)),
+            policy,
+        ),
+    ]
+    if settings.reconcile_interval_seconds > 0:
+        workers.append(
+            SupervisedWorker("reconciler", lambda: reconciler(settings, sessions), policy)
         )
+    return relay, workers
+
+
+def add_error_answers(app: FastAPI) -> None:
+    """What the api answers for a rejected order, an unavailable bank or database."""
 
     @app.exception_handler(OrderRejected)
     async def order_rejected(_request: Request, exc: OrderRejected) -> JSONResponse:
@@ -167,15 +165,6 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
             status_code=503,
             headers={"Retry-After": DATABASE_UNAVAILABLE.retry_after_header},
         )
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    # Inside the metrics and tracing middleware (a refusal is counted and traced), outside
-    # the routing and body parsing it saves refused orders from.
-    app.add_middleware(OrderAdmission)
-    return instrument_app(app, "api")
 
 
 def admission_limits(settings: Settings) -> AdmissionLimits:

@@ -1,12 +1,12 @@
-"""Liveness and readiness."""
+"""Liveness and readiness: the checks behind /healthz and /readyz (served by service_app)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from kafka_restaurants.api.workers import worker_health
+from kafka_restaurants.service_app import Probe
 
 router = APIRouter(tags=["health"])
 
@@ -20,18 +20,12 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get(
-    "/healthz",
-    responses={503: {"description": "A background worker died and is not coming back"}},
-)
-def healthz(request: Request) -> JSONResponse:
+def alive(request: Request) -> Probe:
     """Alive unless a background worker died and is not coming back."""
-    alive, body = worker_health(getattr(request.app.state, "workers", []))
-    return JSONResponse(body, status_code=200 if alive else 503)
+    return worker_health(getattr(request.app.state, "workers", []))
 
 
-@router.get("/readyz", responses={503: {"description": "The database does not answer"}})
-def readyz(request: Request) -> JSONResponse:
+def ready(request: Request) -> Probe:
     """Ready when the database answers; Kafka's reachability is reported, not required."""
     checks: dict[str, str] = {}
     try:
@@ -42,12 +36,10 @@ def readyz(request: Request) -> JSONResponse:
         checks["database"] = f"unreachable: {type(exc).__name__}"
     kafka = request.app.state.kafka_reachable.answer()
     checks["kafka"] = "unknown" if kafka is None else "ok" if kafka else "unreachable"
-    ready = all(value == "ok" for name, value in checks.items() if name not in INFORMATIONAL)
-    return JSONResponse(
-        {
-            "status": "ready" if ready else "not ready",
-            "checks": checks,
-            "informational": list(INFORMATIONAL),
-        },
-        status_code=200 if ready else 503,
-    )
+    passed = all(value == "ok" for name, value in checks.items() if name not in INFORMATIONAL)
+    body = {
+        "status": "ready" if passed else "not ready",
+        "checks": checks,
+        "informational": list(INFORMATIONAL),
+    }
+    return passed, body
