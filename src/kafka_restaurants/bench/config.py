@@ -17,6 +17,7 @@ class Target:
     bank: str
     bootstrap: str
     data_dir: Path | None = None
+    kitchen: str | None = None  # the kitchen's HTTP API, for the audit's ticket count
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def target_from_env(env: Mapping[str, str]) -> Target | None:
         bank=env["BENCH_TARGET_BANK"].rstrip("/"),
         bootstrap=env["BENCH_TARGET_BOOTSTRAP"],
         data_dir=Path(data_dir) if data_dir else None,
+        kitchen=(env.get("BENCH_TARGET_KITCHEN") or "").rstrip("/") or None,
     )
 
 

@@ -288,14 +288,20 @@ class AuditFindings:
     statuses: dict[str, str]
     charges: dict[str, int]
     emails: dict[str, int]
+    # Each order's restaurant (from the api), and its kitchen tickets once the kitchen was asked.
+    restaurants: dict[str, int] = field(default_factory=dict)
+    tickets: dict[str, int] | None = None
 
     def result(self, only: Collection[str] | None = None) -> AuditResult:
         """The audit of every order, or of the ids in `only` (for example one step's)."""
         if only is None:
-            return audit_orders(self.statuses, self.charges, self.emails)
+            return audit_orders(self.statuses, self.charges, self.emails, self.tickets)
         keep = set(only)
         return audit_orders(
-            {o: s for o, s in self.statuses.items() if o in keep}, self.charges, self.emails
+            {o: s for o, s in self.statuses.items() if o in keep},
+            self.charges,
+            self.emails,
+            self.tickets,
         )
 
 
@@ -322,8 +328,10 @@ async def order_states(
     statuses: dict[str, str],
     charges: dict[str, int],
     concurrency: int = 32,
+    restaurants: dict[str, int] | None = None,
 ) -> None:
-    """Ask the api for the status and the bank for the succeeded charges of each order given."""
+    """Ask the api for the status (and restaurant) and the bank for the succeeded charges of
+    each order given."""
     gate = asyncio.Semaphore(concurrency)
 
     async def check(order: PlacedOrder) -> None:
@@ -331,6 +339,8 @@ async def order_states(
             try:
                 response = await send_retrying(api, "GET", f"/orders/{order.order_id}")
                 status = response.json().get("status", f"http {response.status_code}")
+                if restaurants is not None and "restaurant_id" in response.json():
+                    restaurants[order.order_id] = int(response.json()["restaurant_id"])
                 listed = await send_retrying(
                     bank, "GET", "/v1/charges", params={"reference": order.order_id, "limit": 10}
                 )
@@ -356,7 +366,8 @@ async def audit_findings(
     accepted = [o for o in orders if o.accepted]
     statuses: dict[str, str] = {}
     charges: dict[str, int] = {}
-    await order_states(api, bank, accepted, statuses, charges, concurrency)
+    restaurants: dict[str, int] = {}
+    await order_states(api, bank, accepted, statuses, charges, concurrency, restaurants)
     # An order still pending gets a little longer before it is called lost.
     deadline = time.time() + patience
     while time.time() < deadline:
@@ -364,7 +375,7 @@ async def audit_findings(
         if not waiting:
             break
         await asyncio.sleep(2.0)
-        await order_states(api, bank, waiting, statuses, charges, concurrency)
+        await order_states(api, bank, waiting, statuses, charges, concurrency, restaurants)
     await mailbox.poll()
     emails = {o.order_id: mailbox.count(o.email) for o in accepted}
-    return AuditFindings(statuses, charges, emails)
+    return AuditFindings(statuses, charges, emails, restaurants)

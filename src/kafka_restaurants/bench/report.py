@@ -153,6 +153,19 @@ def _headline(r: dict[str, Any]) -> list[str]:
             f" / {_get(r, 'orders.audit.unverified')}",
         ),
         (
+            "kitchen tickets: confirmed without / duplicated / for unconfirmed orders",
+            " / ".join(
+                _fmt(_get(r, f"orders.audit.{key}"))
+                for key in (
+                    "confirmed_without_ticket",
+                    "duplicate_tickets",
+                    "tickets_for_unconfirmed",
+                )
+            )
+            if _get(r, "orders.audit.kitchen_checked")
+            else "not checked (no kitchen secret)",
+        ),
+        (
             "memory idle / under load (all processes)",
             f"{_fmt(r['memory_mb']['total_idle'])} / {_fmt(r['memory_mb']['total_load'])} MB",
         ),

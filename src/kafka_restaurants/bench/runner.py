@@ -20,6 +20,7 @@ import psutil
 from kafka_restaurants.bank.keys import bearer, operator_key
 from kafka_restaurants.bench.config import BenchConfig
 from kafka_restaurants.bench.kafka_probe import LagProbe, kafka_roundtrip
+from kafka_restaurants.bench.kitchen_audit import with_kitchen_tickets
 from kafka_restaurants.bench.order_phases import OrderBench, audit_findings
 from kafka_restaurants.bench.orders_load import Mailbox, OrderDriver, load_menu_choices
 from kafka_restaurants.bench.profiling import record_profiles
@@ -311,6 +312,7 @@ class Run:
                 f"checking {len(driver.all_orders)} orders", len(driver.all_orders) / 300
             )
             findings = await audit_findings(api, bank, mailbox, driver.all_orders)
+            findings = await with_kitchen_tickets(findings, target)
             result = findings.result()
             overload_audit = findings.result(overload_ids)
             overload["audit"] = {**asdict(overload_audit), "lost": overload_audit.lost}
@@ -334,6 +336,8 @@ class Run:
             "lost": result.lost,
             "double_charged": result.double_charged,
             "duplicate_emails": result.duplicate_emails + result.emails_for_declined,
+            # Exactly one kitchen ticket per confirmed order (None: the kitchen was not asked).
+            "ticket_mismatches": result.ticket_mismatches if result.kitchen_checked else None,
             "audit": {**asdict(result), "lost": result.lost},
             "steps": bench.steps,
             "skipped_latency_rates": skipped,

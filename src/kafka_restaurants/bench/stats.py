@@ -132,6 +132,17 @@ class AuditResult:
     duplicate_emails: int
     emails_for_declined: int  # declined or failed orders that were mailed a confirmation
     failed: int = 0  # the bank refused to process the charge: final, not charged, no email
+    # The kitchen's tickets (when the audit could ask the kitchen): exactly one per confirmed
+    # order, none for any other.
+    kitchen_checked: bool = False
+    confirmed_without_ticket: int = 0
+    duplicate_tickets: int = 0
+    tickets_for_unconfirmed: int = 0
+
+    @property
+    def ticket_mismatches(self) -> int:
+        """Confirmed orders without exactly one ticket, plus tickets no confirmed order owns."""
+        return self.confirmed_without_ticket + self.duplicate_tickets + self.tickets_for_unconfirmed
 
     @property
     def lost(self) -> int:
@@ -142,8 +153,10 @@ def audit_orders(
     statuses: Mapping[str, str],
     charges_per_order: Mapping[str, int],
     emails_per_order: Mapping[str, int],
+    tickets_per_order: Mapping[str, int] | None = None,
 ) -> AuditResult:
-    """Check every accepted order: terminal, charged at most once, one email iff confirmed."""
+    """Check every accepted order: terminal, charged at most once, one email iff confirmed,
+    and (with `tickets_per_order`) one kitchen ticket iff confirmed."""
     confirmed = [o for o, s in statuses.items() if s == "confirmed"]
     declined = [o for o, s in statuses.items() if s == "declined"]
     failed = [o for o, s in statuses.items() if s == "failed"]
@@ -160,7 +173,21 @@ def audit_orders(
         charges=sum(charges_per_order.get(o, 0) for o in statuses),
         duplicate_emails=sum(max(0, emails_per_order.get(o, 0) - 1) for o in statuses),
         emails_for_declined=sum(1 for o in declined + failed if emails_per_order.get(o, 0) > 0),
+        **_ticket_audit(confirmed, declined + failed, tickets_per_order),
     )
+
+
+def _ticket_audit(
+    confirmed: list[str], unconfirmed: list[str], tickets: Mapping[str, int] | None
+) -> dict[str, Any]:
+    if tickets is None:
+        return {}
+    return {
+        "kitchen_checked": True,
+        "confirmed_without_ticket": sum(1 for o in confirmed if tickets.get(o, 0) == 0),
+        "duplicate_tickets": sum(max(0, tickets.get(o, 0) - 1) for o in confirmed),
+        "tickets_for_unconfirmed": sum(tickets.get(o, 0) for o in unconfirmed),
+    }
 
 
 # Answers that refuse an order with nothing written: admission control and the rate limit.

@@ -157,6 +157,7 @@ def start_system(restaurants: int, data_dir: Path | None = None, **overrides: st
         bank=f"http://127.0.0.1:{env['BANK_PORT']}",
         bootstrap=f"127.0.0.1:{env['KAFKA_PORT']}",
         data_dir=data_dir,
+        kitchen=f"http://127.0.0.1:{env['KITCHEN_PORT']}",
     )
     system = BenchSystem(target=target, env=env, catalog_size=restaurants)
     seeded = system.cli("seed", "--restaurants", str(restaurants), "--replace")

@@ -12,13 +12,13 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import FastAPI, Header, HTTPException, Path
+from fastapi import FastAPI, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from kafka_restaurants.events import OrderStatusChanged, OrderStep
 from kafka_restaurants.kitchen.access import KEY_HEADER, key_matches
-from kafka_restaurants.kitchen.store import KitchenStore
+from kafka_restaurants.kitchen.store import MAX_TICKETS, KitchenStore
 from kafka_restaurants.kitchen.tickets import StepRefused, Ticket, check_step
 from kafka_restaurants.observability import metrics_response
 
@@ -107,11 +107,13 @@ def create_kitchen_app(
 
     @app.get("/restaurants/{restaurant_id}/tickets", response_model=TicketsOut)
     async def tickets(
-        restaurant_id: RestaurantId, x_kitchen_key: Annotated[str | None, Header()] = None
+        restaurant_id: RestaurantId,
+        x_kitchen_key: Annotated[str | None, Header()] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = MAX_TICKETS,
     ) -> TicketsOut:
-        """The restaurant's tickets, newest first."""
+        """The restaurant's tickets, newest first (the newest `limit`)."""
         authorise(restaurant_id, x_kitchen_key)
-        found = await asyncio.to_thread(store.tickets, restaurant_id)
+        found = await asyncio.to_thread(store.tickets, restaurant_id, limit)
         return TicketsOut(restaurant_id=restaurant_id, tickets=[ticket_out(t) for t in found])
 
     @app.post(

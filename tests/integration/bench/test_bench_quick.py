@@ -100,6 +100,10 @@ def test_quick_bench_audit_found_no_loss(
     assert audit["lost"] == 0 and audit["unverified"] == 0, audit
     assert audit["double_charged"] == 0, audit
     assert audit["duplicate_emails"] == 0 and audit["emails_for_declined"] == 0, audit
+    # The kitchen shows exactly one ticket per confirmed order, none for declined ones.
+    assert audit["kitchen_checked"] is True, audit
+    assert audit["confirmed_without_ticket"] == 0 and audit["duplicate_tickets"] == 0, audit
+    assert audit["tickets_for_unconfirmed"] == 0, audit
     # The overload step's accepted orders are in that audit, and none of them was lost.
     overload = json.loads((results_dir / "latest.json").read_text())["orders"]["overload"]
     assert overload["audit"]["accepted"] == overload["accepted"], overload["audit"]

@@ -97,6 +97,19 @@ def test_audit_counts_loss_double_charges_and_duplicate_emails() -> None:
     assert failed.emails_for_declined == 1  # a failed order must not be mailed either
 
 
+def test_audit_counts_one_kitchen_ticket_per_confirmed_order_when_it_can_ask() -> None:
+    statuses = {"a": "confirmed", "b": "confirmed", "c": "confirmed", "d": "declined"}
+    charges, emails = {o: 1 for o in statuses}, {"a": 1, "b": 1, "c": 1}
+    unasked = audit_orders(statuses, charges, emails)
+    assert not unasked.kitchen_checked and unasked.ticket_mismatches == 0
+    result = audit_orders(statuses, charges, emails, {"a": 1, "b": 2, "c": 0, "d": 1})
+    assert result.kitchen_checked
+    assert (result.confirmed_without_ticket, result.duplicate_tickets) == (1, 1)
+    assert result.tickets_for_unconfirmed == 1 and result.ticket_mismatches == 3
+    clean = audit_orders(statuses, charges, emails, {"a": 1, "b": 1, "c": 1})
+    assert clean.ticket_mismatches == 0
+
+
 def test_query_mix_is_deterministic_and_covers_every_kind() -> None:
     vocab = CatalogVocabulary(
         styles=["Italian", "Thai"],
