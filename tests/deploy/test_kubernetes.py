@@ -655,7 +655,9 @@ def _expected_acls() -> dict[str, set[tuple[str, str, str, str]]]:
         | write(ORDER_CONFIRM, ORDER_DECLINED, dlq(ORDER))
         | group(TRANSACTIONS_GROUP)
         | {("transactionalId", f"{TRANSACTIONS_GROUP}-", "prefix", "Write")},
-        "mailer": read(ORDER_CONFIRM) | write(dlq(ORDER_CONFIRM)) | group(MAILER_GROUP),
+        "mailer": read(ORDER_CONFIRM, ORDER_STATUS)
+        | write(dlq(ORDER_CONFIRM), dlq(ORDER_STATUS))
+        | group(MAILER_GROUP),
         "kitchen": read(ORDER_CONFIRM)
         | {("topic", ORDER_STATUS, "literal", op) for op in ("Read", "Write")}
         | write(dlq(ORDER_CONFIRM), dlq(ORDER_STATUS))

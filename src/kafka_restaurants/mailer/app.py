@@ -1,4 +1,5 @@
-"""The mailer's composition root: build the clients, then consume `order_confirm` until stopped."""
+"""The mailer's composition root: build the clients, then consume `order_confirm` (and
+`order_status`) until stopped."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from kafka_restaurants.db import create_db_engine, migrate
-from kafka_restaurants.events import ORDER_CONFIRM
+from kafka_restaurants.events import ORDER_CONFIRM, ORDER_STATUS
 from kafka_restaurants.mailer.confirmations import ConfirmationMailer, MailSettings
+from kafka_restaurants.mailer.delivery_notices import DeliveryNotices, MailerHandler, NoticeClaims
 from kafka_restaurants.mailer.records import SentRecords
 from kafka_restaurants.mailer.smtp import SmtpConfig, SmtpSender
 from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
@@ -37,24 +39,35 @@ def mailer_service(
     *,
     group_id: str = GROUP_ID,
     topic: str = ORDER_CONFIRM,
+    status_topic: str = ORDER_STATUS,
     backoff_base: float = 0.2,
     backoff_cap: float = 30.0,
 ) -> ConsumerService:
-    """The mailer as a consumer: `order_confirm` in, one email per order out. Its database
+    """The mailer as a consumer: `order_confirm` in, one email per order out (and `order_status`
+    in, at most one "on its way" email per delivered order). Its database
     engine and SMTP connections are opened with the handler and closed when consuming ends."""
 
     @asynccontextmanager
     async def open_handler() -> AsyncIterator[Handler]:
         engine = create_db_engine(settings.mailer_db_url)
         sender = SmtpSender(smtp_config(settings))
+        records = SentRecords(engine)
         try:
-            yield ConfirmationMailer(
-                SentRecords(engine),
+            confirmations = ConfirmationMailer(
+                records,
                 sender,
                 MailSettings(
                     mail_from=settings.mail_from, public_base_url=settings.public_base_url
                 ),
             )
+            notices = DeliveryNotices(
+                records,
+                NoticeClaims(engine),
+                sender,
+                settings.mail_from,
+                settings.public_base_url,
+            )
+            yield MailerHandler(confirmations, notices)
         finally:
             sender.close()
             engine.dispose()
@@ -62,7 +75,8 @@ def mailer_service(
     consumer = ConsumerSettings(
         settings.bootstrap_servers,
         group_id=group_id,
-        topics=(topic,),
+        # The kitchen's steps too: one email when an order is out for delivery.
+        topics=(topic, status_topic),
         transactional=False,
         backoff_base=backoff_base,
         backoff_cap=backoff_cap,

@@ -87,10 +87,11 @@ SERVICE_GRANTS: Mapping[str, tuple[Grant, ...]] = {
         *_writes(ORDER_CONFIRM, ORDER_DECLINED, dead_letter_topic(ORDER)),
         Grant("transactional_id", f"{TRANSACTIONS_GROUP}-", "write", prefixed=True),
     ),
-    # Mails each confirmation; parks what it cannot mail.
+    # Mails each confirmation, and an "on its way" notice per delivered order; parks what it
+    # cannot mail.
     "mailer": (
-        *_reads(MAILER_GROUP, ORDER_CONFIRM),
-        *_writes(dead_letter_topic(ORDER_CONFIRM)),
+        *_reads(MAILER_GROUP, ORDER_CONFIRM, ORDER_STATUS),
+        *_writes(dead_letter_topic(ORDER_CONFIRM), dead_letter_topic(ORDER_STATUS)),
     ),
     # Keeps a ticket per confirmed order and the steps taken on it; publishes the presses.
     "kitchen": (

@@ -60,11 +60,13 @@ def test_transactions_reads_orders_and_writes_results_in_its_transactions() -> N
     assert transactional_id(transactions_app.GROUP_ID).startswith("transaction-service-")
 
 
-def test_the_mailer_only_reads_confirmations() -> None:
+def test_the_mailer_only_reads_confirmations_and_kitchen_steps() -> None:
     assert table("mailer") == {
         "READ group confirmation-service",
         "READ topic order_confirm",
         "WRITE topic order_confirm.DLQ",
+        "READ topic order_status",  # one email when an order is out for delivery
+        "WRITE topic order_status.DLQ",
     }
 
 
