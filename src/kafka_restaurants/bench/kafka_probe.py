@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from kafka_restaurants.messaging.broker import operator_security
+from kafka_restaurants.localbroker.broker import operator_security
 from kafka_restaurants.settings import get_settings
 
 # Consumer groups of the order pipeline and the topic each one reads.

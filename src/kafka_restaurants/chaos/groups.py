@@ -12,7 +12,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from kafka_restaurants.bench.kafka_probe import PIPELINE_GROUPS
-from kafka_restaurants.messaging.broker import operator_security
+from kafka_restaurants.localbroker.broker import operator_security
 from kafka_restaurants.settings import get_settings
 
 Members = dict[str, list[list[int]]]  # group -> the partitions of each member

@@ -29,7 +29,7 @@ def _settings() -> Settings:
 @app.command()
 def setup() -> None:
     """Check Java and Maven and fetch the Kafka broker jars (cheap when already done)."""
-    from kafka_restaurants.messaging.broker import (
+    from kafka_restaurants.localbroker.broker import (
         MissingPrerequisite,
         check_prerequisites,
         ensure_kafka_jars,
@@ -248,7 +248,7 @@ def seed(
 @app.command()
 def topics() -> None:
     """Create the topics (and their dead-letter topics) on the configured cluster."""
-    from kafka_restaurants.messaging.broker import (
+    from kafka_restaurants.localbroker.broker import (
         create_topics,
         describe_topics,
         operator_security,
@@ -291,7 +291,7 @@ def dlq_list(
     topic: Annotated[str, typer.Argument(help="The consumed topic, e.g. order")],
 ) -> None:
     """Show each dead letter of TOPIC: where it came from and why it failed."""
-    from kafka_restaurants.messaging.broker import operator_security
+    from kafka_restaurants.localbroker.broker import operator_security
     from kafka_restaurants.messaging.dead_letters import list_dead_letters
 
     settings = _settings()
@@ -316,7 +316,7 @@ def dlq_replay(
     topic: Annotated[str, typer.Argument(help="The consumed topic, e.g. order")],
 ) -> None:
     """Re-publish TOPIC's dead letters to TOPIC (each one once), e.g. after a fix."""
-    from kafka_restaurants.messaging.broker import operator_security
+    from kafka_restaurants.localbroker.broker import operator_security
     from kafka_restaurants.messaging.dead_letters import replay_dead_letters
 
     settings = _settings()

@@ -88,7 +88,7 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     # into DATA_DIR/bank_keys.json unless BANK_CALLER_KEY_* are set).
     bank_keys = caller_environments(settings)
     # On the secured managed broker (--secure) each Kafka client runs as its own principal.
-    from kafka_restaurants.messaging.broker import service_kafka_env
+    from kafka_restaurants.localbroker.broker import service_kafka_env
 
     groups: list[list[ProcessSpec]] = []
     first: list[ProcessSpec] = [

@@ -31,7 +31,7 @@ def prepare_databases(settings: Settings, say: object = print) -> None:
 
 def kafka_process(settings: Settings) -> ProcessSpec:
     """The managed single-node broker, prepared on disk and ready to launch."""
-    from kafka_restaurants.messaging.broker import KafkaBroker, ensure_kafka_jars
+    from kafka_restaurants.localbroker.broker import KafkaBroker, ensure_kafka_jars
     from kafka_restaurants.messaging.probe import ClusterProbe
 
     broker = KafkaBroker(
@@ -57,7 +57,7 @@ def kafka_process(settings: Settings) -> ProcessSpec:
 
 def run_system(settings: Settings) -> int:
     """Run everything in the foreground until Ctrl-C or SIGTERM; returns the exit code."""
-    from kafka_restaurants.messaging.broker import prepare_cluster
+    from kafka_restaurants.localbroker.broker import prepare_cluster
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     supervisor = Supervisor(settings.data_dir)

@@ -16,7 +16,7 @@ from kafka_restaurants.api.tables import OutboxRecord
 from kafka_restaurants.bank.app import create_app as create_bank_app
 from kafka_restaurants.db import create_db_engine, migrate, session_factory
 from kafka_restaurants.events import ORDER
-from kafka_restaurants.messaging.broker import KafkaBroker, create_topics, ensure_topics
+from kafka_restaurants.localbroker.broker import KafkaBroker, create_topics, ensure_topics
 from kafka_restaurants.messaging.producer import RecordPublisher
 from kafka_restaurants.settings import Settings
 from tests.fixtures.bank import API_KEY, BANK_KEYS

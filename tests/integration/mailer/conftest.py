@@ -17,8 +17,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kafka_restaurants.db import migrate
+from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.mailer.app import mailer_service
-from kafka_restaurants.messaging.broker import ensure_topics
 from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.settings import Settings
 from tests.fixtures.components import free_port, wait_for

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import uuid
 
-from kafka_restaurants.messaging.broker import ensure_topics
+from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.dead_letters import list_dead_letters, replay_dead_letters
 from tests.fixtures.kafka_io import consume_all, produce
 

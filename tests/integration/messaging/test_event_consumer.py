@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kafka_restaurants.events import OrderDeclined, decode
-from kafka_restaurants.messaging.broker import KafkaBroker, ensure_topics
+from kafka_restaurants.localbroker.broker import KafkaBroker, ensure_topics
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
 from kafka_restaurants.messaging.outcomes import (
     DeadLetter,

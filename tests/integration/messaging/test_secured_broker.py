@@ -25,8 +25,8 @@ from confluent_kafka.admin import (
 )
 
 from kafka_restaurants.events.topics import ORDER, ORDER_CONFIRM, dead_letter_topic
-from kafka_restaurants.messaging.broker import KafkaBroker, create_topics
-from kafka_restaurants.messaging.broker_security import BrokerSecrets
+from kafka_restaurants.localbroker.broker import KafkaBroker, create_topics
+from kafka_restaurants.localbroker.security import BrokerSecrets
 from kafka_restaurants.messaging.consumer import transactional_id
 from kafka_restaurants.messaging.principals import (
     MAILER_GROUP,

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY
 
 from kafka_restaurants.events import OrderDeclined, decode
-from kafka_restaurants.messaging.broker import ensure_topics
+from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.outcomes import (
     DeadLetter,

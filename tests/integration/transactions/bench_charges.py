@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from kafka_restaurants.messaging.broker import ensure_topics
+from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.transactions.app import TransactionsConfig, payment_service
 from kafka_restaurants.transactions.charging import OutputTopics

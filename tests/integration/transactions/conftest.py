@@ -16,7 +16,7 @@ import uvicorn
 from kafka_restaurants.bank.app import create_app
 from kafka_restaurants.db import migrate
 from kafka_restaurants.events import OrderPlaced, encode
-from kafka_restaurants.messaging.broker import ensure_topics
+from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.transactions.app import TransactionsConfig, payment_service

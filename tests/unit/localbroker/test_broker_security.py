@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from kafka_restaurants.messaging.broker import (
+from kafka_restaurants.localbroker.broker import (
     KafkaBroker,
     managed_secrets,
     operator_settings,
     service_kafka_env,
 )
-from kafka_restaurants.messaging.broker_security import BrokerSecrets
+from kafka_restaurants.localbroker.security import BrokerSecrets
 from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.settings import Settings
 

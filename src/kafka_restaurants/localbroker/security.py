@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from kafka_restaurants.messaging.kafka_jars import MissingPrerequisite
+from kafka_restaurants.localbroker.jars import MissingPrerequisite
 from kafka_restaurants.messaging.principals import ADMIN, SERVICES
 from kafka_restaurants.messaging.security import ClientSecurity, client_security
 from kafka_restaurants.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from kafka_restaurants.events.topics import ALL_TOPICS, ORDER
-from kafka_restaurants.messaging.broker import KafkaBroker, create_topics, describe_topics
+from kafka_restaurants.localbroker.broker import KafkaBroker, create_topics, describe_topics
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka import distinct_free_ports, kafka_libs_or_skip, running_broker
 
@@ -48,9 +48,11 @@ def test_topics_exist_with_configured_partitions(own_broker: KafkaBroker) -> Non
         "order": 4,
         "order_confirm": 2,
         "order_declined": 2,
+        "order_status": 2,
         "order.DLQ": 2,
         "order_confirm.DLQ": 2,
         "order_declined.DLQ": 2,
+        "order_status.DLQ": 2,
     }
 
 

@@ -10,16 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka_restaurants.messaging import kafka_jars
-from kafka_restaurants.messaging.admin import (
-    admin_client,
-    create_topics,
-    describe_topics,
-    ensure_topics,
-    planned_topics,
-    wait_until_ready,
+from kafka_restaurants.localbroker import jars as kafka_jars
+from kafka_restaurants.localbroker.jars import (
+    MIN_JAVA,
+    MissingPrerequisite,
+    check_prerequisites,
+    ensure_kafka_jars,
+    jars_ready,
+    kafka_lib_dir,
+    parse_java_major,
 )
-from kafka_restaurants.messaging.broker_security import (
+from kafka_restaurants.localbroker.security import (
     BrokerSecrets,
     home_dir,
     managed_secrets,
@@ -28,14 +29,13 @@ from kafka_restaurants.messaging.broker_security import (
     service_kafka_env,
     write_private,
 )
-from kafka_restaurants.messaging.kafka_jars import (
-    MIN_JAVA,
-    MissingPrerequisite,
-    check_prerequisites,
-    ensure_kafka_jars,
-    jars_ready,
-    kafka_lib_dir,
-    parse_java_major,
+from kafka_restaurants.messaging.admin import (
+    admin_client,
+    create_topics,
+    describe_topics,
+    ensure_topics,
+    planned_topics,
+    wait_until_ready,
 )
 from kafka_restaurants.messaging.principals import ADMIN, provision_principals
 from kafka_restaurants.messaging.security import ClientSecurity, client_security
@@ -117,7 +117,7 @@ def server_properties(
         "log.segment.bytes": 64 * 1024 * 1024,
     }
     settings.update(overrides or {})
-    lines = ["# Written by kafka_restaurants.messaging.broker; edits are overwritten."]
+    lines = ["# Written by kafka_restaurants.localbroker.broker; edits are overwritten."]
     lines += [f"{key}={value}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kafka_restaurants.events.topics import ALL_TOPICS
-from kafka_restaurants.messaging import kafka_jars
-from kafka_restaurants.messaging.broker import (
+from kafka_restaurants.localbroker import jars as kafka_jars
+from kafka_restaurants.localbroker.broker import (
     KafkaBroker,
     MissingPrerequisite,
     check_prerequisites,
