@@ -12,17 +12,17 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel
-from sqlalchemy import Table, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kafka_restaurants.api.tables import OutboxRecord
+from kafka_restaurants.api.tables import OUTBOX
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ ORDERS_IN_FLIGHT = Gauge("api_orders_in_flight", "POST /orders being worked on b
 ORDERS_REFUSED = Counter(
     "api_orders_refused_total", "POST /orders refused with nothing written, by reason", ["reason"]
 )
-OUTBOX = cast(Table, OutboxRecord.__table__)
 
 
 @dataclass(frozen=True)

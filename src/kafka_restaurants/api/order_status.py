@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Connection, Table, bindparam, insert, literal_column, select, update
+from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.order_steps import record_steps
-from kafka_restaurants.api.tables import Order, OrderTimelineEntry
+from kafka_restaurants.api.tables import ORDER_TIMELINE, ORDERS
 from kafka_restaurants.events import (
     ORDER_CONFIRM,
     ORDER_DECLINED,
@@ -69,20 +68,18 @@ class PaymentResultsApplied:
     unknown_orders: frozenset[str] = frozenset()
 
 
-_ORDERS = cast(Table, Order.__table__)
-_TIMELINE = cast(Table, OrderTimelineEntry.__table__)
 _CURRENT = (
-    select(_ORDERS.c.id, _ORDERS.c.status, _ORDERS.c.created_at)
-    .where(_ORDERS.c.id.in_(bindparam("ids", expanding=True)))
+    select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.created_at)
+    .where(ORDERS.c.id.in_(bindparam("ids", expanding=True)))
     .with_for_update()
 )
 # The status guard repeats the check made on the locked rows: a final status never changes.
 _SETTLE = (
-    update(_ORDERS)
+    update(ORDERS)
     .where(
-        _ORDERS.c.id == bindparam("b_id"),
+        ORDERS.c.id == bindparam("b_id"),
         # Spelled out: an expanding IN parameter cannot be used with executemany.
-        *(_ORDERS.c.status != literal_column(f"'{status}'") for status in sorted(TERMINAL)),
+        *(ORDERS.c.status != literal_column(f"'{status}'") for status in sorted(TERMINAL)),
     )
     .values(
         status=bindparam("b_status"),
@@ -91,7 +88,7 @@ _SETTLE = (
         updated_at=bindparam("b_updated_at"),
     )
 )
-_ADD_TO_TIMELINE = insert(_TIMELINE)
+_ADD_TO_TIMELINE = insert(ORDER_TIMELINE)
 
 
 def settle(

@@ -10,30 +10,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kafka_restaurants.api.tables import Order, OrderTimelineEntry
+from kafka_restaurants.api.tables import ORDER_TIMELINE, ORDERS
 from kafka_restaurants.events import InvalidEvent, OrderStatusChanged, OrderStep, decode
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
 
 log = logging.getLogger(__name__)
 
-_ORDERS = cast(Table, Order.__table__)
-_TIMELINE = cast(Table, OrderTimelineEntry.__table__)
 STEP_NAMES = tuple(step.value for step in OrderStep)
 _STEP_RANK = {name: rank for rank, name in enumerate(STEP_NAMES)}
 
 _LOCK_ORDERS = (
-    select(_ORDERS.c.id, _ORDERS.c.status, _ORDERS.c.restaurant_id, _ORDERS.c.delivery_mode)
-    .where(_ORDERS.c.id.in_(bindparam("ids", expanding=True)))
+    select(ORDERS.c.id, ORDERS.c.status, ORDERS.c.restaurant_id, ORDERS.c.delivery_mode)
+    .where(ORDERS.c.id.in_(bindparam("ids", expanding=True)))
     .with_for_update()
 )
-_TAKEN = select(_TIMELINE.c.order_id, _TIMELINE.c.event).where(
-    _TIMELINE.c.order_id.in_(bindparam("ids", expanding=True)),
-    _TIMELINE.c.event.in_(STEP_NAMES),
+_TAKEN = select(ORDER_TIMELINE.c.order_id, ORDER_TIMELINE.c.event).where(
+    ORDER_TIMELINE.c.order_id.in_(bindparam("ids", expanding=True)),
+    ORDER_TIMELINE.c.event.in_(STEP_NAMES),
 )
 
 
@@ -86,7 +83,7 @@ def apply_order_steps(connection: Connection, events: list[OrderStatusChanged]) 
                     {"order_id": event.order_id, "event": event.step.value, "at": event.occurred_at}
                 )
     if entries:
-        connection.execute(insert(_TIMELINE), entries)
+        connection.execute(insert(ORDER_TIMELINE), entries)
     return outcomes
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Protocol, cast
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,12 +25,12 @@ from kafka_restaurants.api.idempotency import check_same_request, request_finger
 from kafka_restaurants.api.outbox import outbox_row
 from kafka_restaurants.api.schemas import ExpiryMonth, ExpiryYear, RowId
 from kafka_restaurants.api.tables import (
-    MenuItem,
-    Order,
-    OrderLineRow,
-    OrderTimelineEntry,
-    OutboxRecord,
-    Restaurant,
+    MENU_ITEMS,
+    ORDER_LINES,
+    ORDER_TIMELINE,
+    ORDERS,
+    OUTBOX,
+    RESTAURANTS,
 )
 from kafka_restaurants.db.storable import STORABLE
 from kafka_restaurants.events import (
@@ -86,13 +86,6 @@ class PlaceOrderRequest(BaseModel):
     )
     card: CardRequest
 
-
-ORDERS = cast(Table, Order.__table__)
-ORDER_LINES = cast(Table, OrderLineRow.__table__)
-ORDER_TIMELINE = cast(Table, OrderTimelineEntry.__table__)
-OUTBOX = cast(Table, OutboxRecord.__table__)
-RESTAURANTS = cast(Table, Restaurant.__table__)
-MENU_ITEMS = cast(Table, MenuItem.__table__)
 
 # Built once: the statements are the same for every order, only their parameters change.
 _MENU_QUERY = (

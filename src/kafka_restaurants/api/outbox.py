@@ -15,20 +15,19 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Row, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from kafka_restaurants.api.tables import OutboxRecord
+from kafka_restaurants.api.tables import OUTBOX, OutboxRecord
 from kafka_restaurants.events.codec import EncodedEvent
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.producer import Record, RecordPublisher
 
 log = logging.getLogger(__name__)
 
-OUTBOX = cast(Table, OutboxRecord.__table__)
 _RELAYED_COLUMNS = (
     OUTBOX.c.id,
     OUTBOX.c.topic,

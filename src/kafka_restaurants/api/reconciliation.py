@@ -17,16 +17,21 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Connection, Table, and_, exists, insert, or_, select, update
+from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.bank_client import ChargeLookup
 from kafka_restaurants.api.order_status import ORDERS_SETTLED
 from kafka_restaurants.api.outbox import outbox_row
-from kafka_restaurants.api.tables import Order, OrderLineRow, OrderTimelineEntry, OutboxRecord
+from kafka_restaurants.api.tables import (
+    ORDER_LINES,
+    ORDER_TIMELINE,
+    ORDERS,
+    OUTBOX,
+)
 from kafka_restaurants.events import (
     ORDER,
     ORDER_CONFIRM,
@@ -48,10 +53,6 @@ LOOKUP_FAILURES = Counter(
     "reconciliation_lookup_failures_total", "Bank charge lookups that got no answer"
 )
 
-_ORDERS = cast(Table, Order.__table__)
-_LINES = cast(Table, OrderLineRow.__table__)
-_TIMELINE = cast(Table, OrderTimelineEntry.__table__)
-_OUTBOX = cast(Table, OutboxRecord.__table__)
 # The timeline entry each final status adds, as the status follower writes it.
 _TIMELINE_EVENT = {"confirmed": "paid", "declined": "declined", "failed": "failed"}
 
@@ -91,15 +92,15 @@ def stale_orders(connection: Connection, cutoff: datetime, limit: int) -> list[s
     """
     in_flight = exists().where(
         and_(
-            _OUTBOX.c.key == _ORDERS.c.id,
-            _OUTBOX.c.topic == ORDER,
-            or_(_OUTBOX.c.published_at.is_(None), _OUTBOX.c.published_at >= cutoff),
+            OUTBOX.c.key == ORDERS.c.id,
+            OUTBOX.c.topic == ORDER,
+            or_(OUTBOX.c.published_at.is_(None), OUTBOX.c.published_at >= cutoff),
         )
     )
     query = (
-        select(_ORDERS.c.id)
-        .where(_ORDERS.c.status == "pending", _ORDERS.c.created_at < cutoff, ~in_flight)
-        .order_by(_ORDERS.c.created_at)
+        select(ORDERS.c.id)
+        .where(ORDERS.c.status == "pending", ORDERS.c.created_at < cutoff, ~in_flight)
+        .order_by(ORDERS.c.created_at)
         .limit(limit)
     )
     return [row.id for row in connection.execute(query)]
@@ -107,9 +108,11 @@ def stale_orders(connection: Connection, cutoff: datetime, limit: int) -> list[s
 
 def order_details(connection: Connection, order_id: str) -> OrderDetails:
     """The order as placed, rebuilt from its rows (the OrderConfirmed event carries it)."""
-    row = connection.execute(select(_ORDERS).where(_ORDERS.c.id == order_id)).one()
+    row = connection.execute(select(ORDERS).where(ORDERS.c.id == order_id)).one()
     lines = connection.execute(
-        select(_LINES).where(_LINES.c.order_id == order_id).order_by(_LINES.c.position)
+        select(ORDER_LINES)
+        .where(ORDER_LINES.c.order_id == order_id)
+        .order_by(ORDER_LINES.c.position)
     ).all()
     return OrderDetails(
         restaurant_id=row.restaurant_id,
@@ -134,8 +137,8 @@ def order_details(connection: Connection, order_id: str) -> OrderDetails:
 def record_verdict(connection: Connection, order_id: str, found: Verdict, now: datetime) -> bool:
     """Settle `order_id` as `found` says if it is still pending; False when it no longer was."""
     changed = connection.execute(
-        update(_ORDERS)
-        .where(_ORDERS.c.id == order_id, _ORDERS.c.status == "pending")
+        update(ORDERS)
+        .where(ORDERS.c.id == order_id, ORDERS.c.status == "pending")
         .values(
             status=found.status,
             decline_code=found.decline_code,
@@ -146,7 +149,7 @@ def record_verdict(connection: Connection, order_id: str, found: Verdict, now: d
     if changed.rowcount != 1:
         return False
     connection.execute(
-        insert(_TIMELINE),
+        insert(ORDER_TIMELINE),
         {"order_id": order_id, "event": _TIMELINE_EVENT[found.status], "at": now},
     )
     if found.status == "confirmed" and found.charge_id is not None:
@@ -156,7 +159,7 @@ def record_verdict(connection: Connection, order_id: str, found: Verdict, now: d
             charge_id=found.charge_id,
         )
         encoded = encode(event)
-        connection.execute(insert(_OUTBOX), outbox_row(ORDER_CONFIRM, order_id, encoded, now))
+        connection.execute(insert(OUTBOX), outbox_row(ORDER_CONFIRM, order_id, encoded, now))
     return True
 
 
@@ -196,7 +199,7 @@ class Reconciler:
         instead of taking money for a failed order. A charge that won the race is looked up
         and settles the order. None: the bank did not answer; try again next round."""
         with self.sessions() as session:
-            token = session.scalar(select(_ORDERS.c.payment_token).where(_ORDERS.c.id == order_id))
+            token = session.scalar(select(ORDERS.c.payment_token).where(ORDERS.c.id == order_id))
         answer = self.bank.void_token(token, order_id) if token else "unknown"
         if answer in ("voided", "unknown"):  # unknown: no token of this order can pay it
             return verdict([])

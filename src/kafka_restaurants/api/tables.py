@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from kafka_restaurants.db.schema import UtcDateTime, service_metadata
@@ -164,3 +165,12 @@ class OutboxRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+
+
+# The Core tables, for statements that need no ORM objects (one name per table, used everywhere).
+RESTAURANTS = cast(Table, Restaurant.__table__)
+MENU_ITEMS = cast(Table, MenuItem.__table__)
+ORDERS = cast(Table, Order.__table__)
+ORDER_LINES = cast(Table, OrderLineRow.__table__)
+ORDER_TIMELINE = cast(Table, OrderTimelineEntry.__table__)
+OUTBOX = cast(Table, OutboxRecord.__table__)

@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 
 from kafka_restaurants.api.app import create_app
 from kafka_restaurants.api.bank_client import ChargeLookup
-from kafka_restaurants.api.outbox import OUTBOX, OutboxRelay
+from kafka_restaurants.api.outbox import OutboxRelay
 from kafka_restaurants.api.reconciliation import Reconciler
-from kafka_restaurants.api.tables import Order
+from kafka_restaurants.api.tables import OUTBOX, Order
 from kafka_restaurants.db import create_db_engine, session_factory
 from kafka_restaurants.events import ORDER, ORDER_CONFIRM, OrderConfirmed, decode
 from kafka_restaurants.messaging.producer import RecordPublisher
