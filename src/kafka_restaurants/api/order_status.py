@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kafka_restaurants.api.order_steps import record_steps
 from kafka_restaurants.api.tables import ORDER_TIMELINE, ORDERS
 from kafka_restaurants.events import (
+    FINAL_STATUSES,
     ORDER_CONFIRM,
     ORDER_DECLINED,
     ORDER_STATUS,
@@ -23,6 +24,7 @@ from kafka_restaurants.events import (
     InvalidEvent,
     OrderConfirmed,
     OrderDeclined,
+    OrderStatus,
     decode,
 )
 from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
@@ -40,13 +42,12 @@ ORDER_SETTLE_SECONDS = Histogram(
     ["status"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
-for _status in ("confirmed", "declined", "failed"):  # present at 0 before the first order
+for _status in FINAL_STATUSES:  # present at 0 before the first order
     ORDERS_SETTLED.labels(_status)
 
 GROUP_ID = "api-order-status"
 # Payment results, and the kitchen's steps on confirmed orders (api.order_steps).
 TOPICS = (ORDER_CONFIRM, ORDER_DECLINED, ORDER_STATUS)
-TERMINAL = frozenset({"confirmed", "declined", "failed"})
 
 PaymentResult = OrderConfirmed | OrderDeclined
 
@@ -79,7 +80,7 @@ _SETTLE = (
     .where(
         ORDERS.c.id == bindparam("b_id"),
         # Spelled out: an expanding IN parameter cannot be used with executemany.
-        *(ORDERS.c.status != literal_column(f"'{status}'") for status in sorted(TERMINAL)),
+        *(ORDERS.c.status != literal_column(f"'{status}'") for status in sorted(FINAL_STATUSES)),
     )
     .values(
         status=bindparam("b_status"),
@@ -103,15 +104,20 @@ def settle(
     status = current.get(event.order_id)
     if status is None:
         raise UnknownOrder(event.order_id)
-    if status in TERMINAL:
+    if status in FINAL_STATUSES:
         return None
     if isinstance(event, OrderConfirmed):
-        new, entry, code, reason = "confirmed", "paid", None, None
+        new, entry, code, reason = OrderStatus.CONFIRMED, "paid", None, None
     elif event.decline_code == PAYMENT_FAILED:
         # The bank refused the request itself, not the card: our failure, not the customer's.
-        new, entry, code, reason = "failed", "failed", event.decline_code, event.reason
+        new, entry, code, reason = OrderStatus.FAILED, "failed", event.decline_code, event.reason
     else:
-        new, entry, code, reason = "declined", "declined", event.decline_code, event.reason
+        new, entry, code, reason = (
+            OrderStatus.DECLINED,
+            "declined",
+            event.decline_code,
+            event.reason,
+        )
     current[event.order_id] = new
     change: dict[str, object] = {
         "b_id": event.order_id,

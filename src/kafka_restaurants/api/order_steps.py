@@ -15,7 +15,13 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.tables import ORDER_TIMELINE, ORDERS
-from kafka_restaurants.events import InvalidEvent, OrderStatusChanged, OrderStep, decode
+from kafka_restaurants.events import (
+    InvalidEvent,
+    OrderStatus,
+    OrderStatusChanged,
+    OrderStep,
+    decode,
+)
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
 
 log = logging.getLogger(__name__)
@@ -43,7 +49,7 @@ def current_step(events: Iterable[str]) -> str | None:
 def refusal(row: object, event: OrderStatusChanged) -> str | None:
     """Why `event` can never apply to the order `row`, or None when it can."""
     status = getattr(row, "status", None)
-    if status in ("declined", "failed"):
+    if status in (OrderStatus.DECLINED, OrderStatus.FAILED):
         return f"order_id: order {event.order_id} is {status}; only confirmed orders take steps"
     if event.restaurant_id != getattr(row, "restaurant_id", None):
         return f"restaurant_id: order {event.order_id} is not this restaurant's"
@@ -71,7 +77,7 @@ def apply_order_steps(connection: Connection, events: list[OrderStatusChanged]) 
         row = orders.get(event.order_id)
         if row is None:
             outcomes.append(DeadLetter(f"order_id: unknown order {event.order_id}"))
-        elif row.status == "pending":
+        elif row.status == OrderStatus.PENDING:
             outcomes.append(Retry(f"order {event.order_id} waits for its payment result"))
         elif reason := refusal(row, event):
             outcomes.append(DeadLetter(reason))

@@ -40,6 +40,7 @@ from kafka_restaurants.events import (
     OrderDetails,
     OrderLine,
     OrderPlaced,
+    OrderStatus,
     encode,
 )
 from kafka_restaurants.events import PaymentToken as PaymentTokenEvent
@@ -314,7 +315,7 @@ def _order_rows(
         "payment_token": token.token,
         "card_brand": token.brand,
         "card_last4": token.last4,
-        "status": "pending",
+        "status": OrderStatus.PENDING,
         "decline_code": None,
         "decline_reason": None,
         "created_at": now,
@@ -385,4 +386,4 @@ def place_order(
             if found is not None:
                 return found, False
         raise
-    return PlacedOrder(order_id, "pending", priced.total_minor, priced.currency), True
+    return PlacedOrder(order_id, OrderStatus.PENDING, priced.total_minor, priced.currency), True

@@ -37,6 +37,7 @@ from kafka_restaurants.events import (
     ORDER_CONFIRM,
     PAYMENT_FAILED,
     OrderConfirmed,
+    OrderStatus,
     encode,
 )
 from kafka_restaurants.events.models import Customer, Delivery, OrderDetails, OrderLine
@@ -54,14 +55,18 @@ LOOKUP_FAILURES = Counter(
 )
 
 # The timeline entry each final status adds, as the status follower writes it.
-_TIMELINE_EVENT = {"confirmed": "paid", "declined": "declined", "failed": "failed"}
+_TIMELINE_EVENT = {
+    OrderStatus.CONFIRMED: "paid",
+    OrderStatus.DECLINED: "declined",
+    OrderStatus.FAILED: "failed",
+}
 
 
 @dataclass(frozen=True)
 class Verdict:
     """How a pending order ends, from the bank's record of its charges."""
 
-    status: str  # confirmed, declined or failed
+    status: OrderStatus  # final: confirmed, declined or failed
     charge_id: str | None = None
     decline_code: str | None = None
     reason: str | None = None
@@ -72,17 +77,17 @@ def verdict(charges: list[dict[str, Any]]) -> Verdict:
     for charge in charges:
         charge_id = charge.get("charge_id")
         if charge.get("status") == "succeeded" and isinstance(charge_id, str) and charge_id:
-            return Verdict("confirmed", charge_id=charge_id)
+            return Verdict(OrderStatus.CONFIRMED, charge_id=charge_id)
     for charge in charges:
         if charge.get("status") == "declined":
             code = charge.get("decline_code")
             return Verdict(
-                "declined",
+                OrderStatus.DECLINED,
                 None,
                 code if isinstance(code, str) else "card_declined",
                 DECLINED_REASON,
             )
-    return Verdict("failed", decline_code=PAYMENT_FAILED, reason=NOT_PROCESSED_REASON)
+    return Verdict(OrderStatus.FAILED, decline_code=PAYMENT_FAILED, reason=NOT_PROCESSED_REASON)
 
 
 def stale_orders(connection: Connection, cutoff: datetime, limit: int) -> list[str]:
@@ -99,7 +104,7 @@ def stale_orders(connection: Connection, cutoff: datetime, limit: int) -> list[s
     )
     query = (
         select(ORDERS.c.id)
-        .where(ORDERS.c.status == "pending", ORDERS.c.created_at < cutoff, ~in_flight)
+        .where(ORDERS.c.status == OrderStatus.PENDING, ORDERS.c.created_at < cutoff, ~in_flight)
         .order_by(ORDERS.c.created_at)
         .limit(limit)
     )
@@ -138,7 +143,7 @@ def record_verdict(connection: Connection, order_id: str, found: Verdict, now: d
     """Settle `order_id` as `found` says if it is still pending; False when it no longer was."""
     changed = connection.execute(
         update(ORDERS)
-        .where(ORDERS.c.id == order_id, ORDERS.c.status == "pending")
+        .where(ORDERS.c.id == order_id, ORDERS.c.status == OrderStatus.PENDING)
         .values(
             status=found.status,
             decline_code=found.decline_code,
@@ -152,7 +157,7 @@ def record_verdict(connection: Connection, order_id: str, found: Verdict, now: d
         insert(ORDER_TIMELINE),
         {"order_id": order_id, "event": _TIMELINE_EVENT[found.status], "at": now},
     )
-    if found.status == "confirmed" and found.charge_id is not None:
+    if found.status == OrderStatus.CONFIRMED and found.charge_id is not None:
         event = OrderConfirmed(
             order_id=order_id,
             order=order_details(connection, order_id),
@@ -205,7 +210,7 @@ class Reconciler:
             return verdict([])
         if answer == "used":
             charges = self.bank.charges_for(order_id)
-            if charges is not None and verdict(charges).status != "failed":
+            if charges is not None and verdict(charges).status != OrderStatus.FAILED:
                 return verdict(charges)
         LOOKUP_FAILURES.inc()
         return None
@@ -227,7 +232,7 @@ class Reconciler:
                 counts["unknown"] = counts.get("unknown", 0) + 1
                 continue  # the next round asks again
             found = verdict(charges)
-            if found.status == "failed":
+            if found.status == OrderStatus.FAILED:
                 after_void = self._void_token_of(order_id)
                 if after_void is None:
                     counts["unknown"] = counts.get("unknown", 0) + 1

@@ -2,6 +2,7 @@
 
 from kafka_restaurants.events.codec import InvalidEvent, decode, encode
 from kafka_restaurants.events.models import (
+    FINAL_STATUSES,
     PAYMENT_FAILED,
     Customer,
     Delivery,
@@ -11,6 +12,7 @@ from kafka_restaurants.events.models import (
     OrderDetails,
     OrderLine,
     OrderPlaced,
+    OrderStatus,
     OrderStatusChanged,
     OrderStep,
     PaymentToken,
@@ -26,6 +28,7 @@ from kafka_restaurants.events.topics import (
 
 __all__ = [
     "ALL_TOPICS",
+    "FINAL_STATUSES",
     "ORDER",
     "ORDER_CONFIRM",
     "ORDER_DECLINED",
@@ -40,6 +43,7 @@ __all__ = [
     "OrderDetails",
     "OrderLine",
     "OrderPlaced",
+    "OrderStatus",
     "OrderStatusChanged",
     "OrderStep",
     "PaymentToken",

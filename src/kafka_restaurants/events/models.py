@@ -133,6 +133,24 @@ class OrderDeclined(Event):
     reason: str
 
 
+class OrderStatus(StrEnum):
+    """Where an order's payment stands: pending until the payment service (or the api's
+    reconciler) decides; then confirmed, declined (the card) or failed (the payment itself)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """A final status never changes again."""
+        return self is not OrderStatus.PENDING
+
+
+FINAL_STATUSES = frozenset(status for status in OrderStatus if status.is_final)
+
+
 class OrderStep(StrEnum):
     """What the kitchen did with a confirmed order, in the order it happens."""
 
