@@ -42,6 +42,11 @@ FIGURES = (
     Figure("reference: raw Kafka msgs/s", "reference.kafka_roundtrip_msgs_per_s", True),
     Figure("ratio: search / bare FastAPI", "ratios.search_vs_fastapi", True),
     Figure("ratio: orders / raw Kafka", "ratios.orders_vs_kafka_roundtrip", True),
+    Figure(
+        "CPU ms per order, first order step (same rate)",
+        "ratios.cpu_ms_per_order_first_step",
+        False,
+    ),
     Figure("POST p99 ms, worst step <= 60% of sustained", "ratios.post_p99_ms_below_60pct", False),
     Figure(
         "POST-to-email p99 ms, worst step <= 60% of sustained",

@@ -56,11 +56,25 @@ def latency_below_saturation(results: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def cpu_at_first_step(results: Mapping[str, Any]) -> dict[str, Any]:
+    """CPU ms per order of the whole system in the first order step, which both revisions of a
+    side-by-side run offer at the same rate: unlike the sustained rate, it does not move with
+    how far a busy box let the probe climb."""
+    steps = _get(results, "orders.steps") or []
+    first = steps[0] if steps else {}
+    cores, achieved = first.get("system_cores"), first.get("achieved_rate_per_s")
+    per_order = round(1000 * cores / achieved, 2) if cores and achieved else None
+    return {
+        "cpu_ms_per_order_first_step": per_order,
+        "first_step_rate_per_s": first.get("offered_rate_per_s"),
+    }
+
+
 def with_derived_ratios(results: dict[str, Any]) -> dict[str, Any]:
     """`results` with `ratios` completed by the latency figures (for a baseline's results too,
     which an older revision wrote without them)."""
     ratios = dict(results.get("ratios") or {})
-    for key, value in latency_below_saturation(results).items():
+    for key, value in {**latency_below_saturation(results), **cpu_at_first_step(results)}.items():
         ratios.setdefault(key, value)
     results["ratios"] = ratios
     return results

@@ -94,3 +94,26 @@ def test_the_report_shows_each_ratio_next_to_the_absolute_numbers() -> None:
     assert "240 orders/s / 20,000.0 msgs/s | >= 0.012 | yes |" in text
     assert "700.0 / 2,000.0 req/s (concurrency 32) | >= 0.35 | yes |" in text
     assert "POST-to-email p99 ms at every rate <= 60% of sustained (up to 100/s) | 450.0" in text
+
+
+def test_cpu_per_order_is_compared_at_the_first_step_both_revisions_offer_alike() -> None:
+    def run(cores: float) -> dict[str, Any]:
+        first = {**step(50, 100, 300), "system_cores": cores, "achieved_rate_per_s": 50.0}
+        return with_derived_ratios(results(100, [first, step(100, 900, 2000)]))
+
+    new, old = run(0.5), run(1.0)
+    assert (
+        new["ratios"]["cpu_ms_per_order_first_step"],
+        new["ratios"]["first_step_rate_per_s"],
+    ) == (
+        10.0,
+        50,
+    )
+    row = {r["path"]: r for r in compare(new, old)}["ratios.cpu_ms_per_order_first_step"]
+    assert (row["new"], row["baseline"], row["new_over_baseline"], row["better"]) == (
+        10.0,
+        20.0,
+        0.5,
+        True,
+    )
+    assert with_derived_ratios(results(100, []))["ratios"]["cpu_ms_per_order_first_step"] is None
