@@ -74,7 +74,7 @@ ENV
 # One file per credential, each made into a Secret only the pods that use it mount.
 mkdir -p "$minikube/secrets"
 chmod 700 "$minikube/secrets"
-for db in api bank mailer; do
+for db in api bank mailer kitchen; do
     password="$(random_hex 18)"
     write_once "$minikube/secrets/$db-database.env" <<ENV
 url=postgresql+psycopg://$db:$password@postgres:5432/$db
@@ -86,3 +86,6 @@ for caller in api transactions operator; do
 key=$(random_hex 32)
 ENV
 done
+write_once "$minikube/secrets/kitchen-secret.env" <<ENV
+key=$(random_hex 32)
+ENV

@@ -49,18 +49,30 @@ REQUIRED = {
     "bank": {"HOST", "DATA_DIR", "BANK_DATABASE_URL", *BANK_CALLER_KEYS},
     "transactions": {"HOST", "DATA_DIR", "BANK_URL", "BANK_API_KEY", *KAFKA_CLIENT},
     "mailer": {"HOST", "DATA_DIR", "MAILER_DATABASE_URL", "SMTP_HOST", "PUBLIC_URL", *KAFKA_CLIENT},
-    "web": {"HOST", "DATA_DIR", "API_URL", "CART_SECRET"},
-    "migrate": {"DATA_DIR", "DATABASE_URL", "BANK_DATABASE_URL", "MAILER_DATABASE_URL"},
+    "kitchen": {"HOST", "DATA_DIR", "KITCHEN_DATABASE_URL", "KITCHEN_SECRET", *KAFKA_CLIENT},
+    "web": {"HOST", "DATA_DIR", "API_URL", "KITCHEN_URL", "CART_SECRET"},
+    "migrate": {
+        "DATA_DIR",
+        "DATABASE_URL",
+        "BANK_DATABASE_URL",
+        "MAILER_DATABASE_URL",
+        "KITCHEN_DATABASE_URL",
+    },
     "topics": {"BOOTSTRAP_SVR"},
 }
-DATABASE_URLS = {"DATABASE_URL", "BANK_DATABASE_URL", "MAILER_DATABASE_URL"}
+DATABASE_URLS = {
+    "DATABASE_URL",
+    "BANK_DATABASE_URL",
+    "MAILER_DATABASE_URL",
+    "KITCHEN_DATABASE_URL",
+}
 MEMORY_BUDGET = 2 * 1024 * 1024 * 1024
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_renders_every_process(rendered: Rendered, overlay: str) -> None:
     processes = {process_of(container) for _, container in app_containers(rendered[overlay])}
-    assert processes == {"api", "bank", "transactions", "mailer", "web", "migrate"}
+    assert processes == {"api", "bank", "transactions", "mailer", "kitchen", "web", "migrate"}
     for doc in rendered[overlay]:
         if doc["kind"] != "Namespace":
             assert doc["metadata"].get("namespace") == "kafka-restaurants", doc["metadata"]
@@ -183,7 +195,12 @@ def test_only_web_reaches_api_and_only_our_processes_reach_kafka(
         for workload, container in app_containers(docs)
         if workload["spec"]["template"]["metadata"]["labels"].get("kafka-restaurants/kafka-client")
     }
-    assert kafka_clients == {"api", "transactions", "mailer"}
+    assert kafka_clients == {"api", "transactions", "mailer", "kitchen"}
+    # Only the web replicas reach the kitchen's HTTP API.
+    assert _allowed_sources(docs, "kitchen") == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}}}
+    ]
+    assert named(docs, "Service", "kitchen")["spec"]["type"] == "ClusterIP"
 
 
 def test_minikube_database_takes_connections_only_from_our_processes(rendered: Rendered) -> None:
@@ -197,7 +214,7 @@ def test_minikube_database_takes_connections_only_from_our_processes(rendered: R
         for workload, container in app_containers(docs)
         if DATABASE_URLS & set(env_names(docs, container))
     }
-    assert database_users == {"api", "bank", "mailer", "migrate"}
+    assert database_users == {"api", "bank", "mailer", "kitchen", "migrate"}
     for workload, container in app_containers(docs):
         if process_of(container) in database_users:
             labels = workload["spec"]["template"]["metadata"]["labels"]
@@ -462,13 +479,25 @@ SECRET_READS: dict[str, set[tuple[str, str]]] = {
         ("web-tls", "tls.key"),
         SERVICE_CA,
     },
-    "migrate": {("api-database", "url"), ("bank-database", "url"), ("mailer-database", "url")},
+    "kitchen": {
+        ("kitchen-database", "url"),
+        ("kitchen-secret", "key"),
+        ("kafka-user-kitchen", "password"),
+        CLUSTER_CA,
+    },
+    "migrate": {
+        ("api-database", "url"),
+        ("bank-database", "url"),
+        ("mailer-database", "url"),
+        ("kitchen-database", "url"),
+    },
     # Minikube only: the database server makes each service's role from its password.
     "postgres": {
         ("kafka-restaurants-secrets", "POSTGRES_PASSWORD"),
         ("api-database", "password"),
         ("bank-database", "password"),
         ("mailer-database", "password"),
+        ("kitchen-database", "password"),
     },
     "mailpit": set(),
 }
@@ -607,7 +636,7 @@ def test_kafka_takes_only_authenticated_tls_clients_each_as_its_own_user(
         assert secret["secretName"] == ca_secret
         item = ca_file.removeprefix(mounts[0]["mountPath"] + "/")
         assert {"key": "ca.crt", "path": item} in secret["items"], process
-    assert clients == {"api", "transactions", "mailer"}
+    assert clients == {"api", "transactions", "mailer", "kitchen"}
     # KEDA reads the lag as `keda`, over the same listener, checking the same CA.
     auths = {a["metadata"]["name"]: a for a in of_kind(docs, "TriggerAuthentication")}
     for scaled in of_kind(docs, "ScaledObject"):
@@ -841,20 +870,21 @@ def test_minikube_database_init_script_gives_each_service_only_its_own_database(
         "API_DB_PASSWORD": "api-secret",
         "BANK_DB_PASSWORD": "bank-secret",
         "MAILER_DB_PASSWORD": "mailer-secret",
+        "KITCHEN_DB_PASSWORD": "kitchen-secret",
     }
     admin = (str(server.username), str(server.database))
     existing = _psql(server, *admin, "SELECT datname FROM pg_database", env).stdout.split()
-    if {"api", "bank", "mailer"} & set(existing):
-        pytest.skip("this PostgreSQL server already has a database named api, bank or mailer")
+    if {"api", "bank", "mailer", "kitchen"} & set(existing):
+        pytest.skip("this PostgreSQL server already has a database named after a service")
     try:
         for shell in (["bash", "-c", f". {script}"], ["sh", str(script)]):
             result = subprocess.run(shell, env=env, capture_output=True, text=True, check=False)
             assert result.returncode == 0, result.stderr
-        for service in ("api", "bank", "mailer"):
+        for service in ("api", "bank", "mailer", "kitchen"):
             # Its own database: it owns it, so its migrations can create tables.
             made = _psql(server, service, service, "CREATE TABLE t (x int); SELECT 1", env)
             assert made.returncode == 0 and made.stdout.strip() == "1", made.stderr
-            for other in {"api", "bank", "mailer", str(server.database)} - {service}:
+            for other in {"api", "bank", "mailer", "kitchen", str(server.database)} - {service}:
                 refused = _psql(server, service, other, "SELECT 1", env)
                 assert refused.returncode != 0, f"{service} reached the database {other}"
                 assert "permission denied" in refused.stderr, refused.stderr
@@ -876,7 +906,7 @@ def test_minikube_database_init_script_gives_each_service_only_its_own_database(
         )
         assert missing.returncode != 0 and "no database password for bank" in missing.stderr
     finally:
-        for service in ("api", "bank", "mailer"):
+        for service in ("api", "bank", "mailer", "kitchen"):
             _psql(server, *admin, f"DROP DATABASE IF EXISTS {service} WITH (FORCE)", env)
             _psql(server, *admin, f"DROP ROLE IF EXISTS {service}", env)
         _psql(server, *admin, "GRANT CONNECT, TEMPORARY ON DATABASE postgres TO PUBLIC", env)

@@ -1,13 +1,15 @@
-# One role and one database per service: api, bank and mailer each log in with their own
-# password (the Secrets api-database, bank-database, mailer-database, key `password`) and own
+# One role and one database per service: api, bank, mailer and kitchen each log in with their
+# own password (the Secrets api-database, bank-database, mailer-database, kitchen-database,
+# key `password`) and own
 # only their database; none can connect to another's. The image's entrypoint runs this once,
 # when the data directory is new. Safe to run again, e.g. on a volume made before it existed:
 #   kubectl -n kafka-restaurants exec postgres-0 -- sh /docker-entrypoint-initdb.d/10-service-roles.sh
-for service in api bank mailer; do
+for service in api bank mailer kitchen; do
     case "$service" in
         api) password="${API_DB_PASSWORD:-}" ;;
         bank) password="${BANK_DB_PASSWORD:-}" ;;
         mailer) password="${MAILER_DB_PASSWORD:-}" ;;
+        kitchen) password="${KITCHEN_DB_PASSWORD:-}" ;;
     esac
     if [ -z "$password" ]; then
         echo "service-roles: no database password for $service" >&2
