@@ -9,13 +9,13 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from kafka_restaurants.events.models import EVENT_TYPES, UNSUPPORTED_MAJOR_VERSION, Event
+from kafka_restaurants.observability.tracing import TRACEPARENT
 from kafka_restaurants.validation import describe_validation_error
 
 E = TypeVar("E", bound=Event)
 
 HEADER_EVENT_TYPE = "event_type"
 HEADER_SCHEMA_VERSION = "schema_version"
-HEADER_TRACEPARENT = "traceparent"
 
 _SCHEMA_VERSION = re.compile(r"(\d{1,6})(?:\.(\d{1,6}))?")
 
@@ -38,7 +38,7 @@ def encode(event: Event, traceparent: str | None = None) -> EncodedEvent:
         (HEADER_SCHEMA_VERSION, event.schema_version_text().encode()),
     ]
     if traceparent:
-        headers.append((HEADER_TRACEPARENT, traceparent.encode()))
+        headers.append((TRACEPARENT, traceparent.encode()))
     return EncodedEvent(
         key=event.order_id.encode(), value=event.model_dump_json().encode("utf-8"), headers=headers
     )

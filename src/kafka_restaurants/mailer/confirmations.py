@@ -30,7 +30,7 @@ from kafka_restaurants.mailer.rendering import (
 from kafka_restaurants.mailer.smtp import Outgoing, ResultHandler, SendFailed, SendResult, Sent
 from kafka_restaurants.mailer.tables import ORDER_ID_MAX
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
-from kafka_restaurants.observability.kafka import handling_message
+from kafka_restaurants.messaging.telemetry import handling_message
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ from typing import cast
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Histogram
 
-from kafka_restaurants.events.codec import HEADER_TRACEPARENT
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome
 from kafka_restaurants.messaging.security import with_security
@@ -36,12 +35,13 @@ from kafka_restaurants.messaging.settlement import (
     gave_up,
     settle_batch,
 )
-from kafka_restaurants.observability.kafka import (
+from kafka_restaurants.messaging.telemetry import (
     RETRIES,
     LagSampler,
     MessageSpans,
     reason_category,
 )
+from kafka_restaurants.observability.tracing import TRACEPARENT
 
 log = logging.getLogger(__name__)
 # librdkafka's own log lines go through logging (and so the JSON formatter), not raw stderr.
@@ -355,7 +355,7 @@ class EventConsumer:
     def _traceparent_for(self, incoming: Incoming, topic: str) -> str | None:
         if self._spans is not None:
             return self._spans.outgoing_traceparent(incoming, topic)
-        return incoming.header(HEADER_TRACEPARENT)
+        return incoming.header(TRACEPARENT)
 
     def _watch_commits(self) -> None:
         while self._running:

@@ -22,7 +22,7 @@ from prometheus_client import Counter
 from kafka_restaurants.events.codec import encode
 from kafka_restaurants.events.topics import dead_letter_topic
 from kafka_restaurants.messaging.outcomes import DeadLetter, Incoming, Outcome, Retry
-from kafka_restaurants.observability.kafka import reason_category
+from kafka_restaurants.messaging.telemetry import reason_category
 
 log = logging.getLogger(__name__)
 

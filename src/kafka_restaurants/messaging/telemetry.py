@@ -1,5 +1,9 @@
-"""Spans and metrics around the shared consumer loop: one consume span per message, one produce
-span per event it emits, the handler's work as their child, and per-partition lag."""
+"""Telemetry of the shared consumer loop: one consume span per message, one produce span per
+event it emits, the handler's work as their child, retry counts and per-partition lag.
+
+Built on `observability` (tracing, logs), which knows nothing of Kafka: the dependency runs
+from messaging to observability only.
+"""
 
 from __future__ import annotations
 

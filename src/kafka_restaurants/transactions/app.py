@@ -32,8 +32,8 @@ from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome, Retry
 from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.messaging.service import ConsumerService, serve_consumer
+from kafka_restaurants.messaging.telemetry import handling_message
 from kafka_restaurants.observability import instrument_httpx
-from kafka_restaurants.observability.kafka import handling_message
 from kafka_restaurants.observability.tracing import tracer
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.transactions.bank_client import BankClient

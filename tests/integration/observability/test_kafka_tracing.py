@@ -20,7 +20,7 @@ from kafka_restaurants.messaging.outcomes import (
     Outgoing,
     Retry,
 )
-from kafka_restaurants.observability.kafka import handling_message
+from kafka_restaurants.messaging.telemetry import handling_message
 from kafka_restaurants.observability.tracing import trace_id_of, tracer
 from tests.fixtures.components import wait_for
 from tests.fixtures.kafka_io import consume_all, produce, run_in_thread

@@ -41,8 +41,8 @@ def test_secrets_are_made_once_and_owner_only(made: BrokerSecrets) -> None:
     ca = made.ca_path.read_bytes()
     made.ensure(hosts=("127.0.0.1",))
     assert made.passwords() == before and made.ca_path.read_bytes() == ca
-    assert set(before) == {"admin", "api", "transactions", "mailer"}
-    assert len(set(before.values())) == 4 and all(len(p) >= 24 for p in before.values())
+    assert set(before) == {"admin", "api", "transactions", "mailer", "kitchen"}
+    assert len(set(before.values())) == len(before) and all(len(p) >= 24 for p in before.values())
     assert stat.S_IMODE(made.credentials_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(made.keystore_path.stat().st_mode) == 0o600
     assert json.loads(made.credentials_path.read_text()) == before

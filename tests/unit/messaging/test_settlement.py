@@ -13,7 +13,7 @@ from kafka_restaurants.events import InvalidEvent, OrderConfirmed, OrderDeclined
 from kafka_restaurants.messaging.consumer import delivery
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outgoing, Retry
 from kafka_restaurants.messaging.settlement import settle_batch
-from kafka_restaurants.observability.kafka import MessageSpans
+from kafka_restaurants.messaging.telemetry import MessageSpans
 from tests.unit.mailer.samples import confirmed
 
 

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import REGISTRY
 
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
-from kafka_restaurants.observability.kafka import (
+from kafka_restaurants.messaging.telemetry import (
     LagSampler,
     MessageSpans,
     handling_message,

@@ -20,7 +20,7 @@ METRIC_MODULES = (
     "kafka_restaurants.api.routes.orders",
     "kafka_restaurants.messaging.consumer",
     "kafka_restaurants.observability.http",
-    "kafka_restaurants.observability.kafka",
+    "kafka_restaurants.messaging.telemetry",
     "kafka_restaurants.transactions.app",
     "kafka_restaurants.transactions.bank_client",
     "kafka_restaurants.mailer.confirmations",

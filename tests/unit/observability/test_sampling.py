@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRati
 from opentelemetry.trace import SpanKind, StatusCode
 
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming
+from kafka_restaurants.messaging.telemetry import MessageSpans
 from kafka_restaurants.observability import instrument_app
-from kafka_restaurants.observability.kafka import MessageSpans
 from kafka_restaurants.observability.tracing import (
     DEFAULT_EXPORT_RATIO,
     KEEP,
