@@ -42,7 +42,7 @@ add_missing() {  # append each NAME=value line of stdin whose NAME $1 does not d
     fi
 }
 
-# compose: the database superuser, one database role per service (api, bank, mailer: each
+# compose: the database superuser, one database role per service (api, bank, mailer, kitchen: each
 # logs in with its own), the web replicas' cookie key, one bank key per caller (the bank gets
 # all three, api and transactions each only its own), and Grafana's admin password.
 env_file="$OUT/.env"
@@ -62,6 +62,8 @@ GRAFANA_ADMIN_PASSWORD=$(random_hex 18)
 API_DB_PASSWORD=$(random_hex 18)
 BANK_DB_PASSWORD=$(random_hex 18)
 MAILER_DB_PASSWORD=$(random_hex 18)
+KITCHEN_DB_PASSWORD=$(random_hex 18)
+KITCHEN_SECRET=$(random_hex 32)
 ENV
 
 minikube="$OUT/k8s/overlays/minikube"

@@ -31,16 +31,19 @@ APP_IMAGE = "kafka-restaurants"
 SETTINGS_NAMES = {field.alias for field in Settings.model_fields.values() if field.alias}
 IMAGE_NAMES = {"HEALTHCHECK_PORT", "HEALTHCHECK_PATH"}
 CALLER_KEYS = {"BANK_CALLER_KEY_API", "BANK_CALLER_KEY_TRANSACTIONS", "BANK_CALLER_KEY_OPERATOR"}
-# Each of api, bank and mailer logs in to PostgreSQL as its own role: (variable, role, password).
+# Each of api, bank, mailer and kitchen logs in to PostgreSQL as its own role:
+# (variable, role, password).
 DATABASE_LOGINS = {
     "api": ("DATABASE_URL", "api", "API_DB_PASSWORD"),
     "bank": ("BANK_DATABASE_URL", "bank", "BANK_DB_PASSWORD"),
     "mailer": ("MAILER_DATABASE_URL", "mailer", "MAILER_DB_PASSWORD"),
+    "kitchen": ("KITCHEN_DATABASE_URL", "kitchen", "KITCHEN_DB_PASSWORD"),
 }
 DB_PASSWORDS = {password for _, _, password in DATABASE_LOGINS.values()}
 SECRET_NAMES = {
     "POSTGRES_PASSWORD",
     "CART_SECRET",
+    "KITCHEN_SECRET",
     "GRAFANA_ADMIN_PASSWORD",
     *CALLER_KEYS,
     *DB_PASSWORDS,
@@ -247,8 +250,11 @@ def test_make_secrets_adds_what_an_older_env_file_lacks(tmp_path: Path) -> None:
     )
     assert (values["POSTGRES_PASSWORD"], values["CART_SECRET"]) == ("kept", "kept-too")
     assert set(values) == SECRET_NAMES
-    fresh = [values[name] for name in (*CALLER_KEYS, "GRAFANA_ADMIN_PASSWORD", *DB_PASSWORDS)]
-    assert len(set(fresh)) == 7 and all(re.fullmatch(r"[0-9a-f]{36,64}", v) for v in fresh)
+    fresh = [
+        values[name]
+        for name in (*CALLER_KEYS, "GRAFANA_ADMIN_PASSWORD", "KITCHEN_SECRET", *DB_PASSWORDS)
+    ]
+    assert len(set(fresh)) == 9 and all(re.fullmatch(r"[0-9a-f]{36,64}", v) for v in fresh)
     overlay = tmp_path / "k8s" / "overlays" / "minikube"
     for caller in ("api", "transactions", "operator"):
         key_file = overlay / "secrets" / f"bank-caller-{caller}.env"
@@ -306,10 +312,10 @@ def test_compose_validates_the_file_with_the_secrets_make_secrets_writes(
     assert len({bank[name] for name in CALLER_KEYS}) == 3
     grafana = resolved["services"]["grafana"]["environment"]
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] not in {"", "admin"}
-    # Four different database passwords: the superuser's and one per service role.
+    # Five different database passwords: the superuser's and one per service role.
     postgres = resolved["services"]["postgres"]["environment"]
     logins = {postgres["POSTGRES_PASSWORD"], *(postgres[name] for name in DB_PASSWORDS)}
-    assert len(logins) == 4 and "" not in logins
+    assert len(logins) == 5 and "" not in logins
     for service, (variable, role, password) in DATABASE_LOGINS.items():
         url = resolved["services"][service]["environment"][variable]
         assert url == f"postgresql+psycopg://{role}:{postgres[password]}@postgres:5432/{role}"
