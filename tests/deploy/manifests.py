@@ -180,18 +180,25 @@ def referenced_config(workload: Doc) -> set[tuple[str, str, str | None]]:
     """(kind, name, key or None) of every Secret and ConfigMap a workload's pods read."""
     refs: set[tuple[str, str, str | None]] = set()
     for container in containers(workload):
-        for source in container.get("envFrom", []):
-            for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
-                if field in source and not source[field].get("optional"):
-                    refs.add((kind, source[field]["name"], None))
-        for var in container.get("env", []):
-            origin = var.get("valueFrom", {})
-            for field, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
-                if field in origin and not origin[field].get("optional"):
-                    refs.add((kind, origin[field]["name"], origin[field]["key"]))
+        refs |= _env_config(container)
     for volume in pod_spec(workload).get("volumes", []):
         if "secret" in volume:
             refs.add(("Secret", volume["secret"]["secretName"], None))
         if "configMap" in volume:
             refs.add(("ConfigMap", volume["configMap"]["name"], None))
+    return refs
+
+
+def _env_config(container: Doc) -> set[tuple[str, str, str | None]]:
+    """The Secrets and ConfigMaps (with the key, for one variable) a container's env reads."""
+    refs: set[tuple[str, str, str | None]] = set()
+    for source in container.get("envFrom", []):
+        for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+            if field in source and not source[field].get("optional"):
+                refs.add((kind, source[field]["name"], None))
+    for var in container.get("env", []):
+        origin = var.get("valueFrom", {})
+        for field, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+            if field in origin and not origin[field].get("optional"):
+                refs.add((kind, origin[field]["name"], origin[field]["key"]))
     return refs

@@ -229,10 +229,9 @@ def test_autoscalers_target_existing_deployments(applied: tuple[str, list[Doc]])
         assert target["name"] in deployments, f"{overlay}: {scaler['metadata']['name']} -> {target}"
 
 
-def test_every_secret_and_config_map_a_pod_reads_exists_in_the_overlay(
-    applied: tuple[str, list[Doc]],
-) -> None:
-    overlay, stored = applied
+def made_config(stored: list[Doc]) -> dict[tuple[str, str], set[str]]:
+    """(kind, name) -> keys of every Secret and ConfigMap the overlay makes, itself or through
+    an operator (External Secrets, Strimzi, cert-manager)."""
     keys: dict[tuple[str, str], set[str]] = {}
     for kind in ("Secret", "ConfigMap"):
         for doc in of_kind(stored, kind):
@@ -241,23 +240,31 @@ def test_every_secret_and_config_map_a_pod_reads_exists_in_the_overlay(
     for external in of_kind(stored, "ExternalSecret"):
         target = external["spec"]["target"]["name"]
         keys[("Secret", target)] = {item["secretKey"] for item in external["spec"]["data"]}
-    # Strimzi makes a Secret per KafkaUser (user operator) and the cluster CA's certificate.
-    for kafka in of_kind(stored, "Kafka"):
-        keys[("Secret", f"{kafka['metadata']['name']}-cluster-ca-cert")] = STRIMZI_CA_CERT_KEYS
-        prefix = kafka["spec"]["entityOperator"]["userOperator"].get("secretPrefix", "")
-        for user in of_kind(stored, "KafkaUser"):
-            if user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]:
-                name = f"{prefix}{user['metadata']['name']}"
-                keys[("Secret", name)] = STRIMZI_USER_SECRET_KEYS
+    keys |= strimzi_secrets(stored)
     # cert-manager makes each Certificate's Secret (its certificate, key and the issuing CA's
-    # certificate); a CA Issuer signs with a Secret one of them makes.
+    # certificate).
     for certificate in of_kind(stored, "Certificate"):
         keys[("Secret", certificate["spec"]["secretName"])] = CERT_MANAGER_SECRET_KEYS
-    for issuer in of_kind(stored, "Issuer"):
-        if "ca" in issuer["spec"]:
-            made = ("Secret", issuer["spec"]["ca"]["secretName"])
-            assert made in keys, f"{overlay}: Issuer {issuer['metadata']['name']} lacks {made}"
-    # KEDA reads what its TriggerAuthentications name; every ScaledObject names one that exists.
+    return keys
+
+
+def strimzi_secrets(stored: list[Doc]) -> dict[tuple[str, str], set[str]]:
+    """The Secrets Strimzi makes: one per KafkaUser (user operator) and the cluster CA's."""
+    keys: dict[tuple[str, str], set[str]] = {}
+    for kafka in of_kind(stored, "Kafka"):
+        cluster = kafka["metadata"]["name"]
+        keys[("Secret", f"{cluster}-cluster-ca-cert")] = STRIMZI_CA_CERT_KEYS
+        prefix = kafka["spec"]["entityOperator"]["userOperator"].get("secretPrefix", "")
+        for user in of_kind(stored, "KafkaUser"):
+            if user["metadata"]["labels"]["strimzi.io/cluster"] == cluster:
+                keys[("Secret", f"{prefix}{user['metadata']['name']}")] = STRIMZI_USER_SECRET_KEYS
+    return keys
+
+
+def assert_keda_reads_what_exists(
+    overlay: str, stored: list[Doc], keys: dict[tuple[str, str], set[str]]
+) -> None:
+    """KEDA reads what its TriggerAuthentications name; every ScaledObject names one that exists."""
     auths = {doc["metadata"]["name"]: doc for doc in of_kind(stored, "TriggerAuthentication")}
     for scaled in of_kind(stored, "ScaledObject"):
         for trigger in scaled["spec"]["triggers"]:
@@ -268,6 +275,19 @@ def test_every_secret_and_config_map_a_pod_reads_exists_in_the_overlay(
                 where = f"{overlay}: TriggerAuthentication {name} reads {kind} {ref['name']}"
                 assert (kind, ref["name"]) in keys, f"{where}, which the overlay does not make"
                 assert ref["key"] in keys[(kind, ref["name"])], f"{where} key {ref['key']}"
+
+
+def test_every_secret_and_config_map_a_pod_reads_exists_in_the_overlay(
+    applied: tuple[str, list[Doc]],
+) -> None:
+    overlay, stored = applied
+    keys = made_config(stored)
+    # A CA Issuer signs with a Secret one of the Certificates makes.
+    for issuer in of_kind(stored, "Issuer"):
+        if "ca" in issuer["spec"]:
+            made = ("Secret", issuer["spec"]["ca"]["secretName"])
+            assert made in keys, f"{overlay}: Issuer {issuer['metadata']['name']} lacks {made}"
+    assert_keda_reads_what_exists(overlay, stored, keys)
     for kind in ("Deployment", "StatefulSet", "Job"):
         for workload in of_kind(stored, kind):
             for ref_kind, name, key in referenced_config(workload):

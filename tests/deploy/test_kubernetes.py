@@ -518,27 +518,29 @@ def _generated_names(docs: list[dict[str, Any]]) -> set[str]:
 def secret_reads(docs: list[dict[str, Any]], workload: dict[str, Any]) -> set[tuple[str, str]]:
     """Every (Secret, key) a workload's pods can read: env, envFrom and volumes ("*": all)."""
     bases = _generated_names(docs)
-    reads: set[tuple[str, str]] = set()
-
-    def add(name: str, key: str) -> None:
-        reads.add((_base_name(name, bases), key))
-
+    raw: set[tuple[str, str]] = set()
     for container in containers(workload):
         for source in container.get("envFrom", []):
             if "secretRef" in source:
-                add(source["secretRef"]["name"], "*")
+                raw.add((source["secretRef"]["name"], "*"))
         for var in container.get("env", []):
             ref = var.get("valueFrom", {}).get("secretKeyRef")
             if ref:
-                add(ref["name"], ref["key"])
+                raw.add((ref["name"], ref["key"]))
+    raw |= _volume_secret_reads(workload)
+    return {(_base_name(name, bases), key) for name, key in raw}
+
+
+def _volume_secret_reads(workload: dict[str, Any]) -> set[tuple[str, str]]:
+    """(Secret, key) of every secret volume, projected ones included ("*": every key)."""
+    reads: set[tuple[str, str]] = set()
     for volume in pod_spec(workload).get("volumes", []):
-        sources = [volume, *volume.get("projected", {}).get("sources", [])]
-        for source in sources:
+        for source in [volume, *volume.get("projected", {}).get("sources", [])]:
             secret = source.get("secret")
             if secret:
                 name = secret.get("secretName") or secret["name"]
                 for key in [item["key"] for item in secret.get("items", [])] or ["*"]:
-                    add(name, key)
+                    reads.add((name, key))
     return reads
 
 
