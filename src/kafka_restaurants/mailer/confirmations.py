@@ -115,7 +115,23 @@ class ConfirmationMailer:
             log.warning("cannot read sent confirmations, will retry: %s", exc)
             return [o or Retry(f"sent-record unavailable: {exc}") for o in outcomes]
 
-        # The first message of each order is sent; later copies in the batch share its outcome.
+        first_of, to_send = self._to_send(events, handled, outcomes)
+        self._send_and_record(batch, to_send, outcomes)
+
+        for index, event in events.items():
+            if outcomes[index] is None:  # a later copy of an order sent in this batch
+                outcomes[index] = outcomes[first_of[event.order_id]]
+        return [o if o is not None else Retry("not handled") for o in outcomes]
+
+    def _to_send(
+        self,
+        events: dict[int, OrderConfirmed],
+        handled: set[str],
+        outcomes: list[Outcome | None],
+    ) -> tuple[dict[str, int], list[tuple[int, OrderConfirmed, Outgoing]]]:
+        """The messages to send: the first of each order not handled before. Duplicates and
+        messages that cannot be rendered get their outcome in `outcomes`; later copies of an
+        order in the batch get none yet (they share the first one's, by `first_of`)."""
         first_of: dict[str, int] = {}
         to_send: list[tuple[int, OrderConfirmed, Outgoing]] = []
         for index, event in events.items():
@@ -131,13 +147,7 @@ class ConfirmationMailer:
                     log.exception("cannot render the confirmation of order %s", event.order_id)
                     CONFIRMATIONS.labels("invalid").inc()
                     outcomes[index] = DeadLetter(f"cannot render the confirmation: {exc}")
-
-        self._send_and_record(batch, to_send, outcomes)
-
-        for index, event in events.items():
-            if outcomes[index] is None:  # a later copy of an order sent in this batch
-                outcomes[index] = outcomes[first_of[event.order_id]]
-        return [o if o is not None else Retry("not handled") for o in outcomes]
+        return first_of, to_send
 
     def _record_earlier_sends(self) -> None:
         """Store the sends the database missed; raises while it still cannot."""

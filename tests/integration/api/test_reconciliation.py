@@ -146,13 +146,7 @@ def test_orders_dead_lettered_without_a_result_are_settled_by_asking_the_bank(
 
         # The bank is back; one order's charge went through after all (the answer was lost).
         server = bank.up()
-        token, amount, currency = _charge_of(api_db, charged)
-        answer = httpx.post(
-            f"{server.url}/v1/charges",
-            json={"token": token, "amount": amount, "currency": currency, "reference": charged},
-            headers={**AS_TRANSACTIONS, "Idempotency-Key": charged},
-            timeout=10,
-        )
+        answer = charge_as_the_payment_service(server.url, api_db, charged)
         assert answer.status_code == 201, answer.text
 
         engine = create_db_engine(api_db)
@@ -172,13 +166,7 @@ def test_orders_dead_lettered_without_a_result_are_settled_by_asking_the_bank(
         assert server.charges(uncharged) == []
         # The payment service, lagging past the threshold, charges the failed order after all:
         # the reconciler voided its token first, so the bank declines and nothing is taken.
-        token, amount, currency = _charge_of(api_db, uncharged)
-        late = httpx.post(
-            f"{server.url}/v1/charges",
-            json={"token": token, "amount": amount, "currency": currency, "reference": uncharged},
-            headers={**AS_TRANSACTIONS, "Idempotency-Key": uncharged},
-            timeout=10,
-        )
+        late = charge_as_the_payment_service(server.url, api_db, uncharged)
         assert (late.json()["status"], late.json()["decline_code"]) == ("declined", "token_used")
         assert [c["status"] for c in server.charges(uncharged)] == ["declined"]
 
@@ -197,6 +185,19 @@ def test_orders_dead_lettered_without_a_result_are_settled_by_asking_the_bank(
             reconciler.bank.close()
         assert api.get(f"/orders/{fresh}").json()["status"] == "pending"
         engine.dispose()
+
+
+def charge_as_the_payment_service(
+    bank_url: str, database_url: str, order_id: str
+) -> httpx.Response:
+    """POST the order's charge to the bank as the payment service would."""
+    token, amount, currency = _charge_of(database_url, order_id)
+    return httpx.post(
+        f"{bank_url}/v1/charges",
+        json={"token": token, "amount": amount, "currency": currency, "reference": order_id},
+        headers={**AS_TRANSACTIONS, "Idempotency-Key": order_id},
+        timeout=10,
+    )
 
 
 def _charge_of(database_url: str, order_id: str) -> tuple[str, int, str]:

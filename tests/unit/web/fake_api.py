@@ -81,37 +81,42 @@ class FakeApi:
         if path == "/styles":
             return httpx.Response(200, json=sorted({r["style"] for r in self.restaurants.values()}))
         if path == "/search":
-            q = request.url.params.get("q", "").lower()
-            found = [
-                {k: v for k, v in r.items() if k != "menu"}
-                for r in self.restaurants.values()
-                if q in r["name"].lower()
-            ]
-            return httpx.Response(200, json=found, headers={"X-Total-Count": str(len(found))})
+            return self._search(request.url.params.get("q", "").lower())
         if path.startswith("/restaurants/"):
-            found_r = self.restaurants.get(int(path.rsplit("/", 1)[1]))
-            if found_r is None:
+            found = self.restaurants.get(int(path.rsplit("/", 1)[1]))
+            if found is None:
                 return httpx.Response(404, json={"detail": "Restaurant not found"})
-            return httpx.Response(200, json=found_r)
+            return httpx.Response(200, json=found)
         if path == "/orders" and request.method == "POST":
-            if self.orders_time_out:
-                raise httpx.ReadTimeout("api too slow", request=request)
-            body = json.loads(request.content)
-            self.order_requests.append((body, request.headers.get("Idempotency-Key")))
-            self.forwarded_for.append(request.headers.get("X-Forwarded-For"))
-            if self.refuse_next:
-                return self._refusal(self.refuse_next.pop(0))
-            if self.reject_with is not None:
-                return httpx.Response(422, json={"detail": self.reject_with})
-            order_id = f"order-{len(self.order_requests)}"
-            self.orders[order_id] = self._order(order_id, body)
-            return httpx.Response(202, json={"order_id": order_id, "status": "pending"})
+            return self._place_order(request)
         if path.startswith("/orders/"):
             order = self.orders.get(path.rsplit("/", 1)[1])
             if order is None:
                 return httpx.Response(404, json={"detail": "Order not found"})
             return httpx.Response(200, json=order)
         return httpx.Response(404, json={"detail": "Not Found"})
+
+    def _search(self, q: str) -> httpx.Response:
+        found = [
+            {k: v for k, v in r.items() if k != "menu"}
+            for r in self.restaurants.values()
+            if q in r["name"].lower()
+        ]
+        return httpx.Response(200, json=found, headers={"X-Total-Count": str(len(found))})
+
+    def _place_order(self, request: httpx.Request) -> httpx.Response:
+        if self.orders_time_out:
+            raise httpx.ReadTimeout("api too slow", request=request)
+        body = json.loads(request.content)
+        self.order_requests.append((body, request.headers.get("Idempotency-Key")))
+        self.forwarded_for.append(request.headers.get("X-Forwarded-For"))
+        if self.refuse_next:
+            return self._refusal(self.refuse_next.pop(0))
+        if self.reject_with is not None:
+            return httpx.Response(422, json={"detail": self.reject_with})
+        order_id = f"order-{len(self.order_requests)}"
+        self.orders[order_id] = self._order(order_id, body)
+        return httpx.Response(202, json={"order_id": order_id, "status": "pending"})
 
     @staticmethod
     def _refusal(status: int) -> httpx.Response:
