@@ -20,7 +20,17 @@ CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": 
 def test_status_lists_every_process(system: RunningSystem) -> None:
     result = system.cli("status")
     assert result.returncode == 0, result.stderr
-    for name in ("kafka", "api", "bank", "transactions", "mailer", "mailbox", "web-1", "web-2"):
+    for name in (
+        "kafka",
+        "api",
+        "bank",
+        "transactions",
+        "mailer",
+        "kitchen",
+        "mailbox",
+        "web-1",
+        "web-2",
+    ):
         assert f"{name} " in result.stdout and "DEAD" not in result.stdout, result.stdout
 
 
