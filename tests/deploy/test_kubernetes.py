@@ -484,6 +484,8 @@ SECRET_READS: dict[str, set[tuple[str, str]]] = {
         ("kitchen-secret", "key"),
         ("kafka-user-kitchen", "password"),
         CLUSTER_CA,
+        ("kitchen-tls", "tls.crt"),
+        ("kitchen-tls", "tls.key"),
     },
     "migrate": {
         ("api-database", "url"),

@@ -14,7 +14,8 @@ from tests.deploy.test_kubernetes import secret_reads
 Rendered = dict[str, list[dict[str, Any]]]
 Doc = dict[str, Any]
 NAMESPACE = "kafka-restaurants"
-SERVERS = {"api": 5000, "bank": 5100, "web": 8088}
+# The kitchen too: web sends it each restaurant's kitchen-link key.
+SERVERS = {"api": 5000, "bank": 5100, "web": 8088, "kitchen": 5401}
 CA_SECRET = "kafka-restaurants-ca"
 # Who calls an https server, so needs the CA's public certificate.
 CLIENTS = {"web", "api", "transactions"}
@@ -70,6 +71,7 @@ def test_api_bank_and_web_serve_https_and_clients_check_them_against_the_ca(
             ), process
         if process in {"web"}:
             assert env["API_URL"] == "https://api:5000"
+            assert env["KITCHEN_URL"] == "https://kitchen:5401"
         if process in {"api", "transactions"}:
             assert env["BANK_URL"] == "https://bank:5100"
     assert seen == set(SERVERS)
