@@ -1,11 +1,13 @@
-"""Shapes of the api's HTTP answers, and the bounds its requests are held to."""
+"""Shapes of the api's HTTP requests and answers, and the bounds its requests are held to."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from kafka_restaurants.db.storable import STORABLE
 
 # Ids are INTEGER columns: 32 bits on PostgreSQL (SQLite holds 64). A larger id names no row,
 # and sent to the database it is an overflow error (a 500), so it is refused as a bad field.
@@ -110,3 +112,48 @@ class OrderOut(BaseModel):
     step: str | None = None
     timeline: list[TimelineEntryOut]
     created_at: datetime
+
+
+# --- Placing an order ---------------------------------------------------------------------
+
+MAX_LINES = 50
+MAX_QUANTITY = 50
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class LineRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    menu_item_id: RowId
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+
+
+class CardRequest(BaseModel):
+    """The card as typed; it goes to the bank and nowhere else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: Annotated[str, Field(min_length=1, max_length=40)]
+    exp_month: ExpiryMonth
+    exp_year: ExpiryYear
+    cvc: Annotated[str, Field(min_length=1, max_length=10)]
+
+    def __repr__(self) -> str:  # never print the card, even in a traceback
+        return "CardRequest(<redacted>)"
+
+    __str__ = __repr__
+
+
+class PlaceOrderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    restaurant_id: RowId
+    items: Annotated[list[LineRequest], Field(min_length=1, max_length=MAX_LINES)]
+    email: EmailStr
+    name: Annotated[Text, StringConstraints(max_length=200), STORABLE]
+    delivery_address: Annotated[Text, StringConstraints(max_length=500), STORABLE] | None = None
+    fulfilment: Literal["delivery", "pickup"] | None = Field(
+        default=None, description="Defaults to delivery when an address is given, else pickup"
+    )
+    card: CardRequest

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.bank_client import CardDetails, PaymentToken
 from kafka_restaurants.api.order_status import PaymentResultsApplied, apply_payment_results
-from kafka_restaurants.api.ordering import PlaceOrderRequest, place_order
+from kafka_restaurants.api.ordering import place_order
 from kafka_restaurants.api.outbox import OutboxRelay
+from kafka_restaurants.api.schemas import PlaceOrderRequest
 from kafka_restaurants.api.tables import (
     MenuItem,
     Order,

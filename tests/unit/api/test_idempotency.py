@@ -8,7 +8,7 @@ import pytest
 
 from kafka_restaurants.api.errors import OrderRejected
 from kafka_restaurants.api.idempotency import check_same_request, request_fingerprint
-from kafka_restaurants.api.ordering import PlaceOrderRequest
+from kafka_restaurants.api.schemas import PlaceOrderRequest
 
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 

@@ -9,12 +9,8 @@ import pytest
 
 from kafka_restaurants.api.errors import OrderRejected
 from kafka_restaurants.api.order_status import UnknownOrder, settle
-from kafka_restaurants.api.ordering import (
-    MenuEntry,
-    PlaceOrderRequest,
-    RestaurantMenu,
-    price_order,
-)
+from kafka_restaurants.api.pricing import MenuEntry, RestaurantMenu, price_order
+from kafka_restaurants.api.schemas import PlaceOrderRequest
 from kafka_restaurants.events import OrderConfirmed, OrderDeclined, OrderDetails
 
 MENU = RestaurantMenu(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from kafka_restaurants.api.admission import OrderRefused
 from kafka_restaurants.api.dependencies import SessionDep
 from kafka_restaurants.api.order_steps import current_step
-from kafka_restaurants.api.ordering import PlaceOrderRequest, place_order
+from kafka_restaurants.api.ordering import place_order
 from kafka_restaurants.api.schemas import (
     UNREADABLE_BODY,
     CardOut,
@@ -25,6 +25,7 @@ from kafka_restaurants.api.schemas import (
     OrderAccepted,
     OrderLineOut,
     OrderOut,
+    PlaceOrderRequest,
     TimelineEntryOut,
 )
 from kafka_restaurants.api.tables import Order
