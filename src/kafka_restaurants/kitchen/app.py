@@ -18,7 +18,7 @@ from kafka_restaurants.kitchen.store import KitchenStore
 from kafka_restaurants.messaging.producer import Record, RecordPublisher
 from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.messaging.service import ConsumerProcess
-from kafka_restaurants.observability import configure_logging, instrument_app, setup_tracing
+from kafka_restaurants.observability import configure_logging, setup_tracing
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.tls import server_tls
 
@@ -64,8 +64,7 @@ def create_app(settings: Settings, *, group_id: str = GROUP_ID) -> FastAPI:
             engine.dispose()
 
     secret = resolve_kitchen_secret(settings)
-    app = create_kitchen_app(store, secret, publish, lambda: follower.running, lifespan)
-    return instrument_app(app, "kitchen")
+    return create_kitchen_app(store, secret, publish, lambda: follower.running, lifespan)
 
 
 def serve(settings: Settings) -> None:

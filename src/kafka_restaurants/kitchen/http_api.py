@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import FastAPI, Header, HTTPException, Path, Query
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -20,11 +19,10 @@ from kafka_restaurants.events import OrderStatusChanged, OrderStep
 from kafka_restaurants.kitchen.access import KEY_HEADER, key_matches
 from kafka_restaurants.kitchen.store import MAX_TICKETS, KitchenStore
 from kafka_restaurants.kitchen.tickets import StepRefused, Ticket, check_step
-from kafka_restaurants.observability import metrics_response
+from kafka_restaurants.service_app import Lifespan, Probe, service_app
 
 # Publishes one event and says whether the cluster acknowledged it (blocking).
 Publish = Callable[[OrderStatusChanged], bool]
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 RestaurantId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -98,14 +96,18 @@ def create_kitchen_app(
     is_ready: Callable[[], bool],
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
-    """The kitchen's routes over `store`; presses go out through `publish`."""
-    app = FastAPI(title="Kafka Restaurants kitchen", lifespan=lifespan)
+    """The kitchen's app (the shared service factory: probes, metrics, redacted 422s) with
+    its routes over `store`; presses go out through `publish`. Ready while the follower runs."""
+    router = APIRouter()
+
+    def ready(_request: Request) -> Probe:
+        return (True, {"status": "ready"}) if is_ready() else (False, {"status": "not ready"})
 
     def authorise(restaurant_id: int, key: str | None) -> None:
         if not key_matches(secret, restaurant_id, key):
             raise HTTPException(403, f"{KEY_HEADER}: not this restaurant's kitchen key")
 
-    @app.get("/restaurants/{restaurant_id}/tickets", response_model=TicketsOut)
+    @router.get("/restaurants/{restaurant_id}/tickets", response_model=TicketsOut)
     async def tickets(
         restaurant_id: RestaurantId,
         x_kitchen_key: Annotated[str | None, Header()] = None,
@@ -116,7 +118,7 @@ def create_kitchen_app(
         found = await asyncio.to_thread(store.tickets, restaurant_id, limit)
         return TicketsOut(restaurant_id=restaurant_id, tickets=[ticket_out(t) for t in found])
 
-    @app.post(
+    @router.post(
         "/restaurants/{restaurant_id}/tickets/{order_id}/steps",
         response_model=StepOut,
         status_code=202,
@@ -150,22 +152,10 @@ def create_kitchen_app(
         out = StepOut(order_id=order_id, step=body.step, published=new)
         return JSONResponse(out.model_dump(mode="json"), status_code=202 if new else 200)
 
-    _add_health(app, is_ready)
-    return app
-
-
-def _add_health(app: FastAPI, is_ready: Callable[[], bool]) -> None:
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        ready = is_ready()
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready"}, status_code=200 if ready else 503
-        )
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return metrics_response()
+    return service_app(
+        "kitchen",
+        title="Kafka Restaurants kitchen",
+        routers=[router],
+        lifespan=lifespan,
+        ready_check=ready,
+    )
