@@ -28,7 +28,7 @@ from kafka_restaurants.db import create_db_engine, session_factory
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.tls import https_verify
 from kafka_restaurants.transactions.bank_client import BankClient
-from kafka_restaurants.transactions.charging import BankReply, ChargeRequest
+from kafka_restaurants.transactions.bank_wire import BankReply, ChargeCall
 from kafka_restaurants.web.api_client import ApiClient, ApiUnavailable
 from kafka_restaurants.web.app import create_app as create_web_app
 from tests.fixtures.bank import API_KEY, BANK_KEYS, OPERATOR_KEY, TRANSACTIONS_KEY
@@ -203,7 +203,7 @@ async def test_an_order_placed_through_web_reaches_the_bank_over_https(
     assert order.card is not None and order.card.last4 == "4242"
     async with BankClient(services.bank_url, api_key=TRANSACTIONS_KEY, ca_file=pki.ca) as bank:
         answers = await bank.charge_batch(
-            [ChargeRequest(order_id, token, order.total_minor, order.currency, order_id)]
+            [ChargeCall(order_id, token, order.total_minor, order.currency, order_id)]
         )
     assert isinstance(answers[0], BankReply), answers
     assert answers[0].body.get("status") == "succeeded", answers[0]

@@ -37,8 +37,8 @@ from kafka_restaurants.observability import instrument_httpx
 from kafka_restaurants.observability.tracing import tracer
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.transactions.bank_client import BankClient
+from kafka_restaurants.transactions.bank_wire import BankAnswer
 from kafka_restaurants.transactions.charging import (
-    BankAnswer,
     OutputTopics,
     charge_for_order,
     charge_request,

@@ -13,10 +13,10 @@ import httpx
 from prometheus_client import Counter, Histogram
 
 from kafka_restaurants.tls import https_verify
-from kafka_restaurants.transactions.charging import (
+from kafka_restaurants.transactions.bank_wire import (
     BankAnswer,
     BankUnreachable,
-    ChargeRequest,
+    ChargeCall,
     ChargesFound,
     batch_answers,
     batch_requests,
@@ -63,7 +63,7 @@ class BankClient:
             headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
         )
 
-    async def charge_batch(self, requests: Sequence[ChargeRequest]) -> list[BankAnswer]:
+    async def charge_batch(self, requests: Sequence[ChargeCall]) -> list[BankAnswer]:
         """POST /v1/charges/batch: one answer per request, in order (each key in its entry)."""
         started = time.perf_counter()
         try:

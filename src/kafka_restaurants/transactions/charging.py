@@ -13,7 +13,7 @@ reconciliation, so "You were not charged" is never said of a charged card.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,15 @@ from kafka_restaurants.messaging.outcomes import (
     Outcome,
     Outgoing,
     Retry,
+)
+from kafka_restaurants.transactions.bank_wire import (
+    BankAnswer,
+    BankBatchFailed,
+    BankReply,
+    BankUnreachable,
+    ChargeCall,
+    ChargesFound,
+    error_text,
 )
 
 # The bank refuses a token that cannot pay this order: nothing was charged (the order page adds
@@ -85,91 +94,6 @@ class OutputTopics:
     declined: str = ORDER_DECLINED
 
 
-@dataclass(frozen=True)
-class ChargeRequest:
-    """One charge to send to the bank: the Idempotency-Key header and the JSON body."""
-
-    idempotency_key: str
-    token: str
-    amount: int
-    currency: str
-    reference: str
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "token": self.token,
-            "amount": self.amount,
-            "currency": self.currency,
-            "reference": self.reference,
-        }
-
-    def batch_body(self) -> dict[str, Any]:
-        """This charge as one entry of a POST /v1/charges/batch body: the key goes inside."""
-        return {"idempotency_key": self.idempotency_key, **self.body()}
-
-
-@dataclass(frozen=True)
-class BankReply:
-    """An HTTP answer from the bank: its status code and JSON body (empty when not JSON)."""
-
-    status_code: int
-    body: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class BankUnreachable:
-    """No answer from the bank: connection refused, timed out, or cut off mid-way."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class BankBatchFailed:
-    """The bank answered a batch call as a whole, not charge by charge (a 5xx, say)."""
-
-    reason: str
-
-
-BankAnswer = BankReply | BankUnreachable | BankBatchFailed
-
-
-@dataclass(frozen=True)
-class ChargesFound:
-    """The bank's record of charges for one reference (GET /v1/charges?reference=...)."""
-
-    charges: tuple[Mapping[str, Any], ...]
-
-
-def batch_answers(status_code: int, body: Mapping[str, Any], count: int) -> list[BankAnswer]:
-    """Each of `count` charges' answer, from the bank's answer to their batch call.
-
-    Only a 200 with one result per charge answers the charges one by one; anything else
-    failed the call as a whole, which leaves every charge's fate unknown (retry them all).
-    """
-    results = body.get("results")
-    if status_code != 200:
-        failed = BankBatchFailed(f"bank answered the batch call {status_code}: {_error_text(body)}")
-        return [failed] * count
-    if not isinstance(results, list) or len(results) != count:
-        found = len(results) if isinstance(results, list) else "no"
-        failed = BankBatchFailed(f"bank batch answer has {found} results for {count} charges")
-        return [failed] * count
-    return [_batch_result(result) for result in results]
-
-
-def _batch_result(result: object) -> BankAnswer:
-    if isinstance(result, dict):
-        status, body = result.get("status_code"), result.get("body")
-        if isinstance(status, int) and isinstance(body, dict):
-            return BankReply(status, body)
-    return BankBatchFailed("bank batch answer has an unreadable result")
-
-
-def batch_requests(requests: Sequence[ChargeRequest]) -> dict[str, Any]:
-    """The POST /v1/charges/batch body for `requests`."""
-    return {"charges": [request.batch_body() for request in requests]}
-
-
 def read_order(message: Incoming) -> OrderPlaced:
     """The `OrderPlaced` in a consumed message; raises InvalidEvent when it is not one."""
     order = decode(message.value, message.headers, OrderPlaced)
@@ -180,9 +104,9 @@ def read_order(message: Incoming) -> OrderPlaced:
     return order
 
 
-def charge_request(order: OrderPlaced) -> ChargeRequest:
+def charge_request(order: OrderPlaced) -> ChargeCall:
     """The bank charge for an order: keyed and referenced by the order id, for the order total."""
-    return ChargeRequest(
+    return ChargeCall(
         idempotency_key=order.order_id,
         token=order.payment.token,
         amount=order.order.total_minor,
@@ -209,12 +133,12 @@ def charge_for_order(
     if status in (200, 201):
         return _settled_charge(order, answer.body, topics)
     if status >= 500 or status in TRANSIENT_STATUSES:
-        return Retry(f"bank answered {status}: {_error_text(answer.body)}")
+        return Retry(f"bank answered {status}: {error_text(answer.body)}")
     if status in PERMANENT_REFUSALS:
         return _declined(order, PAYMENT_FAILED, PERMANENT_REFUSALS[status], topics)
     # Anything else (401, 403, a redirect...) is our configuration, not the customer's card:
     # keep the order and retry rather than decline it for a reason the customer cannot fix.
-    return Retry(f"unexpected bank answer {status}: {_error_text(answer.body)}")
+    return Retry(f"unexpected bank answer {status}: {error_text(answer.body)}")
 
 
 def _settled_charge(order: OrderPlaced, body: Mapping[str, Any], topics: OutputTopics) -> Outcome:
@@ -268,18 +192,13 @@ def give_up_on_order(
 
 def _answer_text(answer: BankAnswer) -> str:
     if isinstance(answer, BankReply):
-        return f"bank answered {answer.status_code}: {_error_text(answer.body)}"
+        return f"bank answered {answer.status_code}: {error_text(answer.body)}"
     return answer.reason
 
 
 def _declined(order: OrderPlaced, code: str, reason: str, topics: OutputTopics) -> Done:
     declined = OrderDeclined(order_id=order.order_id, decline_code=code, reason=reason)
     return Done((Outgoing(topics.declined, declined),))
-
-
-def _error_text(body: Mapping[str, Any]) -> str:
-    text = body.get("error") or body.get("message") or body.get("detail") or "no details"
-    return str(text)[:300]
 
 
 def dead_letter_for(error: InvalidEvent) -> DeadLetter:

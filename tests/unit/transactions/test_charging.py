@@ -14,10 +14,9 @@ from kafka_restaurants.events import (
     encode,
 )
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Retry
+from kafka_restaurants.transactions.bank_wire import BankReply, BankUnreachable
 from kafka_restaurants.transactions.charging import (
     PAYMENT_FAILED,
-    BankReply,
-    BankUnreachable,
     OutputTopics,
     charge_for_order,
     charge_request,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from kafka_restaurants.events import OrderConfirmed, OrderDeclined
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done
-from kafka_restaurants.transactions.charging import (
-    NOT_PROCESSED_REASON,
-    PAYMENT_FAILED,
+from kafka_restaurants.transactions.bank_wire import (
     BankBatchFailed,
     BankReply,
     BankUnreachable,
     ChargesFound,
+)
+from kafka_restaurants.transactions.charging import (
+    NOT_PROCESSED_REASON,
+    PAYMENT_FAILED,
     OutputTopics,
     give_up_on_order,
 )

@@ -13,13 +13,8 @@ from kafka_restaurants.events import OrderConfirmed, OrderDeclined, encode
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
 from kafka_restaurants.transactions.app import PaymentHandler
 from kafka_restaurants.transactions.bank_client import BankClient
-from kafka_restaurants.transactions.charging import (
-    BankAnswer,
-    BankBatchFailed,
-    BankUnreachable,
-    OutputTopics,
-    charge_request,
-)
+from kafka_restaurants.transactions.bank_wire import BankAnswer, BankBatchFailed, BankUnreachable
+from kafka_restaurants.transactions.charging import OutputTopics, charge_request
 from tests.unit.transactions.samples import placed
 
 TOPICS = OutputTopics(confirmed="c", declined="d")
