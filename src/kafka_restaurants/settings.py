@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # The kitchen serves its tickets (to web), its presses, health and metrics on one port.
     kitchen_port: int = Field(default=5401, alias="KITCHEN_PORT")
     kitchen_url: str | None = Field(default=None, alias="KITCHEN_URL")
+    # Kitchens `restaurants up` runs in the group kitchen-display (instance i on KITCHEN_PORT+i).
+    kitchen_instances: int = Field(default=1, ge=1, le=32, alias="KITCHEN_INSTANCES")
     # Signs each restaurant's kitchen-screen link; unset means a random secret kept in
     # DATA_DIR/kitchen_secret. Only the kitchen (and `restaurants kitchen-link`) read it.
     kitchen_secret: SecretStr | None = Field(default=None, alias="KITCHEN_SECRET")

@@ -79,6 +79,29 @@ def consumer_instances(process: str, base_port: int, count: int, host: str) -> l
     return specs
 
 
+def kitchen_instances(settings: Settings, ca_file: Path | None) -> list[ProcessSpec]:
+    """KITCHEN_INSTANCES kitchens in one consumer group, each serving on KITCHEN_PORT + i.
+
+    The website calls the first (KITCHEN_URL); the others share the partitions and the
+    database, so every ticket is kept whichever instance reads its confirmation.
+    """
+    specs = []
+    count = settings.kitchen_instances
+    for i in range(count):
+        port = settings.kitchen_port + i
+        url = f"{settings.http_scheme}://{settings.host}:{port}"
+        specs.append(
+            ProcessSpec(
+                "kitchen" if count == 1 else f"kitchen-{i + 1}",
+                serve_command("kitchen"),
+                http_ready(f"{url}/readyz", ca_file),
+                url=url,
+                env={"KITCHEN_PORT": str(port)},
+            )
+        )
+    return specs
+
+
 def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     """Everything but Kafka, grouped: each group starts once the previous one is ready."""
     host = settings.host
@@ -132,14 +155,10 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
     )
     for spec in mail:
         spec.env.update(service_kafka_env(settings, "mailer"))
-    kitchen = ProcessSpec(
-        "kitchen",
-        serve_command("kitchen"),
-        http_ready(f"{settings.kitchen_base_url}/readyz"),
-        url=settings.kitchen_base_url,
-        env=service_kafka_env(settings, "kitchen"),
-    )
-    groups.append([*payment, *mail, kitchen])
+    kitchens = kitchen_instances(settings, ca_file)
+    for spec in kitchens:
+        spec.env.update(service_kafka_env(settings, "kitchen"))
+    groups.append([*payment, *mail, *kitchens])
     replicas = [
         ProcessSpec(
             f"web-{i + 1}",

@@ -102,3 +102,6 @@ def test_the_kitchen_serves_its_tickets_and_health_on_one_port(
     found = specs(monkeypatch, KITCHEN_PORT="6401")
     assert found["kitchen"].url == "http://127.0.0.1:6401"
     assert found["kitchen"].command[-2:] == ["serve", "kitchen"]
+    several = specs(monkeypatch, KITCHEN_PORT="6401", KITCHEN_INSTANCES="2")
+    assert "kitchen" not in several
+    assert [several[f"kitchen-{i}"].env["KITCHEN_PORT"] for i in (1, 2)] == ["6401", "6402"]
