@@ -80,9 +80,15 @@ class BankContext:
     timeout: float
 
 
-def bank_context(request: Request) -> BankContext:
+def _context_of(request: Request) -> BankContext:
     context: BankContext = request.app.state.bank
     return context
+
+
+async def bank_context(request: Request) -> BankContext:
+    """The bank's state; async because FastAPI runs a plain `def` dependency on its threadpool,
+    a thread handoff per request for one attribute read."""
+    return _context_of(request)
 
 
 Context = Annotated[BankContext, Depends(bank_context)]
@@ -144,7 +150,7 @@ async def authenticated(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> Caller:
     """The caller whose key the request presents; 401 when there is none or it is unknown."""
-    keys = bank_context(request).keys
+    keys = _context_of(request).keys
     caller = keys.identify(credentials.credentials if credentials else None)
     if caller is None:
         raise _unauthorized()
