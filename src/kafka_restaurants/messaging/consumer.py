@@ -26,12 +26,11 @@ from prometheus_client import Histogram
 
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome
+from kafka_restaurants.messaging.producer import Headers, Record
 from kafka_restaurants.messaging.security import with_security
 from kafka_restaurants.messaging.settlement import (
     MESSAGES,
-    Headers,
     PartitionKey,
-    Record,
     gave_up,
     settle_batch,
 )
@@ -402,8 +401,10 @@ class EventConsumer:
         producer = self._producer
         try:
             producer.begin_transaction()
-            for topic, key, value, headers in records:
-                producer.produce(topic, value=value, key=key, headers=headers)
+            for record in records:
+                producer.produce(
+                    record.topic, value=record.value, key=record.key, headers=list(record.headers)
+                )
             producer.send_offsets_to_transaction(
                 offsets, self._consumer.consumer_group_metadata(), 10
             )
@@ -429,9 +430,13 @@ class EventConsumer:
             if error is not None:
                 failures.append(error)
 
-        for topic, key, value, headers in records:
+        for record in records:
             self._producer.produce(
-                topic, value=value, key=key, headers=headers, on_delivery=delivered
+                record.topic,
+                value=record.value,
+                key=record.key,
+                headers=list(record.headers),
+                on_delivery=delivered,
             )
         if records and self._producer.flush(30) > 0:
             failures.append(KafkaError(KafkaError._TIMED_OUT))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -13,12 +13,19 @@ from kafka_restaurants.messaging.security import with_security
 log = logging.getLogger(__name__)
 
 
+# Kafka headers as a consumer reads them or a producer writes them.
+Headers = Sequence[tuple[str, str | bytes | None]]
+
+
 @dataclass(frozen=True)
 class Record:
+    """One record to produce. Key and value are None only in the dead letter of a message
+    that had none."""
+
     topic: str
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
 
 
 class RecordPublisher:

@@ -22,13 +22,12 @@ from prometheus_client import Counter
 from kafka_restaurants.events.codec import encode
 from kafka_restaurants.events.topics import dead_letter_topic
 from kafka_restaurants.messaging.outcomes import DeadLetter, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.producer import Headers, Record
 from kafka_restaurants.messaging.telemetry import reason_category
 
 log = logging.getLogger(__name__)
 
 PartitionKey = tuple[str, int]
-Headers = list[tuple[str, str | bytes | None]]
-Record = tuple[str, bytes | None, bytes | None, Headers]
 # The traceparent an output of `incoming` written to `topic` carries.
 TraceparentFor = Callable[[Incoming, str], str | None]
 
@@ -101,7 +100,7 @@ def settle_batch(
             for output in outcome.outputs:
                 encoded = encode(output.event, traceparent_for(incoming, output.topic))
                 plan.records.append(
-                    (output.topic, encoded.key, encoded.value, list(encoded.headers))
+                    Record(output.topic, encoded.key, encoded.value, encoded.headers)
                 )
             if isinstance(outcome, DeadLetter):
                 log.warning(
@@ -115,7 +114,7 @@ def settle_batch(
                     group_id, topic, reason_category(outcome.reason, dead_letter=True)
                 ).inc()
                 plan.records.append(
-                    (
+                    Record(
                         dead_letter_topic(topic),
                         incoming.key,
                         incoming.value,

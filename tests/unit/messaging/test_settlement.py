@@ -31,8 +31,8 @@ def test_offsets_commit_after_the_last_message_moved_past_per_partition() -> Non
     outcomes = [Done((Outgoing("order_declined", declined),)), Done(), DeadLetter("bad json")]
     plan = settle_batch(batch, outcomes, "g", no_trace)
     assert {(tp.partition, tp.offset) for tp in plan.offsets} == {(0, 7), (1, 10)}
-    assert [record[0] for record in plan.records] == ["order_declined", "order.DLQ"]
-    dlq_headers = dict(plan.records[1][3])
+    assert [record.topic for record in plan.records] == ["order_declined", "order.DLQ"]
+    dlq_headers = dict(plan.records[1].headers)
     assert dlq_headers["dlq.error"] == b"bad json"
     assert dlq_headers["dlq.original_offset"] == b"6"
     assert dlq_headers["traceparent"] == b"tp"  # the original headers travel along
@@ -73,7 +73,8 @@ def test_a_dead_letter_names_bad_fields_not_their_values_in_headers_log_and_span
     why = (
         "not a valid OrderConfirmed: order.customer.email: value_error; order.total_minor: missing"
     )
-    [(_topic, _key, _value, headers)] = plan.records
+    [record] = plan.records
+    headers = record.headers
     logged = [record.getMessage() for record in caplog.records]
     [span] = spans.get_finished_spans()
     assert dict(headers)["dlq.error"] == why.encode()
@@ -88,7 +89,8 @@ def test_a_retry_on_the_final_attempt_is_dead_lettered_naming_the_attempts() -> 
     plan = settle_batch([last, message(0, 5)], [Retry("bank answered 503"), Done()], "g", no_trace)
     assert plan.retries == []
     assert [(tp.partition, tp.offset) for tp in plan.offsets] == [(0, 6)]
-    [(topic, key, value, headers)] = plan.records
+    [record] = plan.records
+    topic, key, value, headers = record.topic, record.key, record.value, record.headers
     assert (topic, key, value) == ("order.DLQ", b"k", b"v")
     assert dict(headers)["dlq.error"] == b"gave up after 8 attempts: bank answered 503"
 
@@ -104,8 +106,8 @@ def test_a_dead_letter_produces_its_outputs_beside_the_parked_message() -> None:
     failed = OrderDeclined(order_id="o-1", decline_code="payment_failed", reason="not charged")
     outcome = DeadLetter("gave up", outputs=(Outgoing("order_declined", failed),))
     plan = settle_batch([message(0, 2)], [outcome], "g", no_trace)
-    assert [record[0] for record in plan.records] == ["order_declined", "order.DLQ"]
-    assert decode(plan.records[0][2], plan.records[0][3], OrderDeclined) == failed
+    assert [record.topic for record in plan.records] == ["order_declined", "order.DLQ"]
+    assert decode(plan.records[0].value, plan.records[0].headers, OrderDeclined) == failed
     assert [(tp.partition, tp.offset) for tp in plan.offsets] == [(0, 3)]
 
 
