@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kafka_restaurants.observability import configure_logging, instrument_app
+from kafka_restaurants.observability import configure_logging
+from kafka_restaurants.service_app import service_app
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.tls import https_verify, server_tls
 from kafka_restaurants.web import routes_cart, routes_catalog, routes_kitchen, routes_orders
@@ -81,33 +82,29 @@ def create_app(
             context.api = None
             context.kitchen = None
 
-    app = FastAPI(
+    # Ready as soon as it serves (the default probes): pages degrade to a friendly 503 while
+    # the api is away.
+    app = service_app(
+        "web",
         title="Kafka Restaurants web",
+        routers=[
+            routes_catalog.router,
+            routes_cart.router,
+            routes_orders.router,
+            routes_kitchen.router,
+        ],
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+        security_headers=SECURITY_HEADERS,
+        documented=False,
     )
     app.state.web = context
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(routes_catalog.router)
-    app.include_router(routes_cart.router)
-    app.include_router(routes_orders.router)
-    app.include_router(routes_kitchen.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    @app.get("/readyz", include_in_schema=False)
-    async def healthz() -> PlainTextResponse:
-        # Ready as soon as it serves: pages degrade to a friendly 503 while the api is away.
-        return PlainTextResponse("ok")
 
     @app.middleware("http")
-    async def headers_and_cookies(
+    async def replica_cache_and_cookies(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
         response.headers["X-Served-By"] = context.replica_name
         if request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "public, max-age=86400"
@@ -126,7 +123,7 @@ def create_app(
         return response
 
     _add_error_pages(app)
-    return instrument_app(app, "web")
+    return app
 
 
 def _add_error_pages(app: FastAPI) -> None:
