@@ -55,7 +55,7 @@ def claim_statement(batch_size: int) -> Any:
     Built once per relay, with the time and the relay's id as parameters: building it every
     round cost as much CPU as the two transactions of a one-row round together.
     """
-    now = bindparam("now")
+    now = bindparam("now", type_=OUTBOX.c.claimed_until.type)
     claimable = (
         OUTBOX.c.published_at.is_(None),
         or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now),
