@@ -21,7 +21,9 @@ class MailboxContext:
     smtp_address: tuple[str, int] | None
 
 
-def mailbox_context(request: Request) -> MailboxContext:
+async def mailbox_context(request: Request) -> MailboxContext:
+    """The mailbox's state; async because FastAPI runs a plain `def` dependency on its
+    threadpool, a thread handoff per request (every poll of the API) for one attribute read."""
     context: MailboxContext = request.app.state.mailbox
     return context
 
