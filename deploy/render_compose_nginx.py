@@ -1,6 +1,7 @@
-"""Render deploy/nginx/compose.conf, the load balancer of compose, from deploy/nginx/nginx.conf.j2.
+"""Render deploy/nginx/compose.conf, the load balancer of compose, from the package's nginx template
+(src/kafka_restaurants/cli/nginx.conf.j2).
 
-The same template and renderer as `restaurants up` (kafka_restaurants.web.loadbalancer), so
+The same template and renderer as `restaurants up` (kafka_restaurants.cli.loadbalancer), so
 compose runs the configuration the test suite runs with real nginx. Run after editing the
 template: `.venv/bin/python deploy/render_compose_nginx.py`; tests/deploy checks it is current.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kafka_restaurants.web.loadbalancer import render_nginx_config
+from kafka_restaurants.cli.loadbalancer import render_nginx_config
 
 COMPOSE_CONF = Path(__file__).resolve().parent / "nginx" / "compose.conf"
 # The compose services of the web replicas, and where the nginx container may write (a tmpfs).

@@ -284,7 +284,7 @@ def test_load_balancer_runs_the_committed_render_of_the_shared_template(
         assert host in services, upstream
         assert ["--port", port] == services[host]["command"][2:4], upstream
     assert f"listen {module.LISTEN_PORT};" in committed
-    assert (ROOT / "deploy" / "nginx" / "nginx.conf.j2").is_file()
+    assert (ROOT / "src" / "kafka_restaurants" / "cli" / "nginx.conf.j2").is_file()
 
 
 def test_compose_validates_the_file_with_the_secrets_make_secrets_writes(

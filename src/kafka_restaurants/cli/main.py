@@ -348,13 +348,8 @@ def serve(
     from kafka_restaurants.cli.processes import SERVE_TARGETS
 
     settings = _settings()
-    if process == "lb":
-        from kafka_restaurants.cli.loadbalancer import serve_load_balancer
-
-        serve_load_balancer(settings)
-        return
     if process not in SERVE_TARGETS:
-        typer.echo(f"unknown process {process!r}; one of {', '.join(SERVE_TARGETS)}, lb", err=True)
+        typer.echo(f"unknown process {process!r}; one of {', '.join(SERVE_TARGETS)}", err=True)
         raise typer.Exit(2)
     module_name, function_name = SERVE_TARGETS[process].split(":")
     target = getattr(importlib.import_module(module_name), function_name)

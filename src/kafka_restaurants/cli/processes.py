@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from kafka_restaurants.bank.keys import caller_environments
+from kafka_restaurants.cli.loadbalancer import nginx_binary, web_replica_ports
 from kafka_restaurants.settings import Settings
 from kafka_restaurants.tls import https_verify
 
@@ -42,20 +42,6 @@ def http_ready(url: str, ca_file: Path | None = None) -> Callable[[], bool]:
 
 def serve_command(process: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "kafka_restaurants.cli.main", "serve", process, *args]
-
-
-def nginx_binary() -> str | None:
-    """nginx on PATH or where Debian puts it, or None."""
-    return shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-
-
-def web_replica_ports(settings: Settings) -> list[int]:
-    """The ports web replicas listen on behind the load balancer (or the LB port itself)."""
-    if nginx_binary() is None:
-        return [settings.web_port]
-    return [settings.web_replica_base_port + i for i in range(settings.web_replicas)]
 
 
 def consumer_instances(process: str, base_port: int, count: int, host: str) -> list[ProcessSpec]:
@@ -186,6 +172,7 @@ def service_groups(settings: Settings) -> list[list[ProcessSpec]]:
 
 # `restaurants serve NAME` runs the function at this import path with the settings.
 SERVE_TARGETS: dict[str, str] = {
+    "lb": "kafka_restaurants.cli.loadbalancer:serve",
     "api": "kafka_restaurants.api.app:serve",
     "bank": "kafka_restaurants.bank.app:serve",
     "mailbox": "kafka_restaurants.mailbox.app:serve",

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kafka_restaurants.web.loadbalancer import nginx_command, render_nginx_config
+from kafka_restaurants.cli.loadbalancer import nginx_command, render_nginx_config
 from tests.fixtures.components import free_port, require, wait_for
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kafka_restaurants.web.loadbalancer import nginx_command, render_nginx_config
+from kafka_restaurants.cli.loadbalancer import nginx_command, render_nginx_config
 
 
 def test_config_lists_upstreams_and_keeps_files_under_run_dir(tmp_path: Path) -> None:
