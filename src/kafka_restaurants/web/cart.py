@@ -1,4 +1,5 @@
-"""The cart: rules for changing it, and its signed-cookie form (replicas keep no state)."""
+"""The cart: rules for changing and pricing it, and its signed-cookie form (replicas keep no
+state)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
+
+from kafka_restaurants.web.api_client import MenuItem, Restaurant
 
 COOKIE_NAME = "cart"
 COOKIE_MAX_AGE = 7 * 24 * 3600
@@ -112,6 +115,30 @@ def cart_from_order(restaurant_id: int | None, lines: Iterable[tuple[int, int]])
         except CartFull:
             break
     return cart
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """A cart line joined with the menu: what the cart and checkout pages show."""
+
+    item: MenuItem
+    quantity: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.item.price_minor * self.quantity
+
+
+def price_cart(cart: Cart, restaurant: Restaurant) -> tuple[list[PricedLine], int, list[int]]:
+    """Lines with today's menu prices, their total, and ids no longer on the menu."""
+    lines, missing = [], []
+    for line in cart.lines:
+        item = restaurant.menu_item(line.menu_item_id)
+        if item is None or not item.available:
+            missing.append(line.menu_item_id)
+        else:
+            lines.append(PricedLine(item, line.quantity))
+    return lines, sum(line.total_minor for line in lines), missing
 
 
 class CartCookie:

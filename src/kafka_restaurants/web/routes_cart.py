@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,7 +11,6 @@ from kafka_restaurants.web.api_client import (
     ApiBusy,
     ApiNotFound,
     ApiUnavailable,
-    MenuItem,
     OrderRejected,
     Restaurant,
 )
@@ -21,6 +19,7 @@ from kafka_restaurants.web.cart import (
     CartConflict,
     CartFull,
     add_item,
+    price_cart,
     remove_item,
     set_quantity,
 )
@@ -50,30 +49,6 @@ from kafka_restaurants.web.pages import (
 )
 
 router = APIRouter()
-
-
-@dataclass(frozen=True)
-class PricedLine:
-    """A cart line joined with the menu: what the cart and checkout pages show."""
-
-    item: MenuItem
-    quantity: int
-
-    @property
-    def total_minor(self) -> int:
-        return self.item.price_minor * self.quantity
-
-
-def price_cart(cart: Cart, restaurant: Restaurant) -> tuple[list[PricedLine], int, list[int]]:
-    """Lines with today's menu prices, their total, and ids no longer on the menu."""
-    lines, missing = [], []
-    for line in cart.lines:
-        item = restaurant.menu_item(line.menu_item_id)
-        if item is None or not item.available:
-            missing.append(line.menu_item_id)
-        else:
-            lines.append(PricedLine(item, line.quantity))
-    return lines, sum(line.total_minor for line in lines), missing
 
 
 def _redirect(url: str) -> RedirectResponse:
