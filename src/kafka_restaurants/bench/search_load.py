@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from random import Random
 
@@ -69,6 +69,61 @@ def _name_fragment(name: str, rng: Random) -> str:
     return word[start : start + rng.randint(3, min(6, len(word) - start))]
 
 
+def _seed_params(vocab: CatalogVocabulary, rng: Random) -> dict[str, str]:
+    """The prototype's own parameters: a style, a name fragment, or a style and vegetarian."""
+    pick = rng.random()
+    if pick < 0.4:
+        return {"restaurant_style": _random_case(rng.choice(vocab.styles), rng)}
+    if pick < 0.7:
+        fragment = _name_fragment(rng.choice(vocab.names), rng)
+        return {"restaurant_name": _random_case(fragment, rng)}
+    return {
+        "restaurant_style": _random_case(rng.choice(vocab.styles), rng),
+        "vegetarian": _bool(rng),
+    }
+
+
+def _free_text(vocab: CatalogVocabulary, rng: Random, typo: bool = False) -> dict[str, str]:
+    """A dish or a style in up to three words, maybe with a typo in one."""
+    phrase = rng.choice(vocab.dishes) if rng.random() < 0.7 else rng.choice(vocab.styles)
+    words = phrase.lower().split()
+    if typo:
+        target = rng.randrange(len(words))
+        words[target] = make_typo(words[target], rng)
+    return {"q": " ".join(words[:3])}
+
+
+def _filtered(vocab: CatalogVocabulary, rng: Random) -> dict[str, str]:
+    """A dish word with some of the filters."""
+    params = {"q": rng.choice(vocab.dishes).lower().split()[0]}
+    for name in ("vegetarian", "delivery"):
+        if rng.random() < 0.5:
+            params[name] = _bool(rng)
+    if rng.random() < 0.3:
+        params["restaurant_style"] = rng.choice(vocab.styles)
+    return params
+
+
+def _paginated(vocab: CatalogVocabulary, rng: Random) -> dict[str, str]:
+    """A later page of one style."""
+    style = rng.choice(vocab.styles)
+    return {"restaurant_style": style, "limit": "20", "offset": str(20 * rng.randint(1, 10))}
+
+
+def _browse(_vocab: CatalogVocabulary, rng: Random) -> dict[str, str]:
+    """A page of the whole catalog."""
+    return {"limit": "20", "offset": str(20 * rng.randint(0, 50))}
+
+
+_PARAMS: dict[str, Callable[[CatalogVocabulary, Random], dict[str, str]]] = {
+    "seed_params": _seed_params,
+    "free_text": _free_text,
+    "typo": lambda vocab, rng: _free_text(vocab, rng, typo=True),
+    "filtered": _filtered,
+    "paginated": _paginated,
+}
+
+
 def build_query_mix(
     vocab: CatalogVocabulary, count: int = 1000, seed: int = 7
 ) -> list[SearchQuery]:
@@ -78,40 +133,7 @@ def build_query_mix(
     queries: list[SearchQuery] = []
     for _ in range(count):
         kind = rng.choice(kinds)
-        params: dict[str, str] = {}
-        if kind == "seed_params":
-            pick = rng.random()
-            if pick < 0.4:
-                params["restaurant_style"] = _random_case(rng.choice(vocab.styles), rng)
-            elif pick < 0.7:
-                params["restaurant_name"] = _random_case(
-                    _name_fragment(rng.choice(vocab.names), rng), rng
-                )
-            else:
-                params["restaurant_style"] = _random_case(rng.choice(vocab.styles), rng)
-                params["vegetarian"] = _bool(rng)
-        elif kind in ("free_text", "typo"):
-            phrase = rng.choice(vocab.dishes) if rng.random() < 0.7 else rng.choice(vocab.styles)
-            words = phrase.lower().split()
-            if kind == "typo":
-                target = rng.randrange(len(words))
-                words[target] = make_typo(words[target], rng)
-            params["q"] = " ".join(words[:3])
-        elif kind == "filtered":
-            params["q"] = rng.choice(vocab.dishes).lower().split()[0]
-            for name in ("vegetarian", "delivery"):
-                if rng.random() < 0.5:
-                    params[name] = _bool(rng)
-            if rng.random() < 0.3:
-                params["restaurant_style"] = rng.choice(vocab.styles)
-        elif kind == "paginated":
-            params["restaurant_style"] = rng.choice(vocab.styles)
-            params["limit"] = "20"
-            params["offset"] = str(20 * rng.randint(1, 10))
-        else:
-            params["limit"] = "20"
-            params["offset"] = str(20 * rng.randint(0, 50))
-        queries.append(SearchQuery(kind, params))
+        queries.append(SearchQuery(kind, _PARAMS.get(kind, _browse)(vocab, rng)))
     return queries
 
 
