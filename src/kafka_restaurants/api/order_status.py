@@ -28,7 +28,15 @@ from kafka_restaurants.events import (
     decode,
 )
 from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.outcomes import (
+    Cause,
+    DeadLetter,
+    Done,
+    Incoming,
+    Outcome,
+    database_down,
+    invalid,
+)
 from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.messaging.service import ConsumerService
 from kafka_restaurants.settings import Settings
@@ -208,19 +216,21 @@ class OrderStatusHandler:
                 events.append((index, parse_payment_result(message)))
                 outcomes.append(Done())
             except InvalidEvent as exc:
-                outcomes.append(DeadLetter(str(exc)))
+                outcomes.append(invalid(exc))
         if not events:
             return outcomes
         try:
             applied = await asyncio.to_thread(self._apply, [event for _, event in events])
         except Exception as exc:  # database down or locked: keep the messages, try again
             log.warning("could not record payment results: %s", exc)
-            return [Retry(f"database: {exc}") if isinstance(o, Done) else o for o in outcomes]
+            return database_down(outcomes, exc)
         for status in applied.statuses:
             ORDERS_SETTLED.labels(status).inc()
         for index, event in events:
             if event.order_id in applied.unknown_orders:
-                outcomes[index] = DeadLetter(str(UnknownOrder(event.order_id)))
+                outcomes[index] = DeadLetter(
+                    str(UnknownOrder(event.order_id)), cause=Cause.UNKNOWN_ORDER
+                )
         return outcomes
 
     def _apply(self, events: list[PaymentResult]) -> PaymentResultsApplied:

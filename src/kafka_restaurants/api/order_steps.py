@@ -22,7 +22,16 @@ from kafka_restaurants.events import (
     OrderStep,
     decode,
 )
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.outcomes import (
+    Cause,
+    DeadLetter,
+    Done,
+    Incoming,
+    Outcome,
+    Retry,
+    database_down,
+    invalid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +85,15 @@ def apply_order_steps(connection: Connection, events: list[OrderStatusChanged]) 
     for event in events:
         row = orders.get(event.order_id)
         if row is None:
-            outcomes.append(DeadLetter(f"order_id: unknown order {event.order_id}"))
+            outcomes.append(
+                DeadLetter(f"order_id: unknown order {event.order_id}", cause=Cause.UNKNOWN_ORDER)
+            )
         elif row.status == OrderStatus.PENDING:
-            outcomes.append(Retry(f"order {event.order_id} waits for its payment result"))
+            outcomes.append(
+                Retry(f"order {event.order_id} waits for its payment result", Cause.WAITING)
+            )
         elif reason := refusal(row, event):
-            outcomes.append(DeadLetter(reason))
+            outcomes.append(DeadLetter(reason, cause=Cause.NOT_APPLICABLE))
         else:
             outcomes.append(Done())
             if (event.order_id, event.step.value) not in taken:
@@ -102,7 +115,7 @@ async def record_steps(sessions: sessionmaker[Session], batch: list[Incoming]) -
             events.append((index, decode(message.value, message.headers, OrderStatusChanged)))
             outcomes.append(Done())
         except InvalidEvent as exc:
-            outcomes.append(DeadLetter(str(exc)))
+            outcomes.append(invalid(exc))
     if not events:
         return outcomes
 
@@ -114,7 +127,7 @@ async def record_steps(sessions: sessionmaker[Session], batch: list[Incoming]) -
         applied = await asyncio.to_thread(apply)
     except Exception as exc:  # database down or locked: keep the messages, try again
         log.warning("could not record kitchen steps: %s", exc)
-        return [Retry(f"database: {exc}") if isinstance(o, Done) else o for o in outcomes]
+        return database_down(outcomes, exc)
     for (index, _), outcome in zip(events, applied, strict=True):
         outcomes[index] = outcome
     return outcomes

@@ -21,7 +21,15 @@ _SCHEMA_VERSION = re.compile(r"(\d{1,6})(?:\.(\d{1,6}))?")
 
 
 class InvalidEvent(ValueError):
-    """A message that is not a valid event of the type expected; it belongs in the DLQ."""
+    """A message that is not a valid event of the type expected; it belongs in the DLQ.
+
+    `cause` sorts it for the dead-letter metric: `invalid_event`, `unsupported_version` (a
+    major schema version this consumer does not read) or `key_mismatch`.
+    """
+
+    def __init__(self, message: str, cause: str = "invalid_event") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,8 @@ def parse_schema_version(text: str) -> tuple[int, int]:
 def _unsupported(expected: type[Event], version: str) -> InvalidEvent:
     return InvalidEvent(
         f"unsupported schema version {version} of {expected.event_type}: "
-        f"this consumer reads {expected.schema_major()}.x"
+        f"this consumer reads {expected.schema_major()}.x",
+        cause="unsupported_version",
     )
 
 

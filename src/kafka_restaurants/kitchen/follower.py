@@ -23,7 +23,13 @@ from kafka_restaurants.events import (
 from kafka_restaurants.kitchen.store import KitchenStore
 from kafka_restaurants.kitchen.tickets import ticket_row
 from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.outcomes import (
+    Done,
+    Incoming,
+    Outcome,
+    database_down,
+    invalid,
+)
 from kafka_restaurants.messaging.security import client_security
 from kafka_restaurants.messaging.service import ConsumerService
 from kafka_restaurants.settings import Settings
@@ -57,7 +63,7 @@ class KitchenHandler:
             try:
                 event = parse(message)
             except InvalidEvent as exc:
-                outcomes.append(DeadLetter(str(exc)))
+                outcomes.append(invalid(exc))
                 continue
             if isinstance(event, OrderConfirmed):
                 tickets.append(ticket_row(event))
@@ -70,7 +76,7 @@ class KitchenHandler:
             await asyncio.to_thread(self.store.record, tickets, steps)
         except Exception as exc:  # database down or locked: keep the messages, try again
             log.warning("could not record kitchen tickets: %s", exc)
-            return [Retry(f"database: {exc}") if isinstance(o, Done) else o for o in outcomes]
+            return database_down(outcomes, exc)
         return outcomes
 
 

@@ -29,7 +29,15 @@ from kafka_restaurants.mailer.rendering import (
 )
 from kafka_restaurants.mailer.smtp import Outgoing, ResultHandler, SendFailed, SendResult, Sent
 from kafka_restaurants.mailer.tables import ORDER_ID_MAX
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.outcomes import (
+    Cause,
+    DeadLetter,
+    Done,
+    Incoming,
+    Outcome,
+    Retry,
+    invalid,
+)
 from kafka_restaurants.messaging.telemetry import handling_message
 
 log = logging.getLogger(__name__)
@@ -104,7 +112,7 @@ class ConfirmationMailer:
                 events[index] = parse_confirmation(message)
             except InvalidEvent as exc:
                 CONFIRMATIONS.labels("invalid").inc()
-                outcomes[index] = DeadLetter(str(exc))
+                outcomes[index] = invalid(exc)
         if not events:
             return [o for o in outcomes if o is not None]
 
@@ -113,7 +121,7 @@ class ConfirmationMailer:
             handled = self.records.handled_among(e.order_id for e in events.values())
         except Exception as exc:  # the database is down: nothing can be decided yet
             log.warning("cannot read sent confirmations, will retry: %s", exc)
-            return [o or Retry(f"sent-record unavailable: {exc}") for o in outcomes]
+            return [o or Retry(f"sent-record unavailable: {exc}", Cause.DATABASE) for o in outcomes]
 
         first_of, to_send = self._to_send(events, handled, outcomes)
         self._send_and_record(batch, to_send, outcomes)
@@ -146,7 +154,9 @@ class ConfirmationMailer:
                 except Exception as exc:  # a template bug must not stop the other orders
                     log.exception("cannot render the confirmation of order %s", event.order_id)
                     CONFIRMATIONS.labels("invalid").inc()
-                    outcomes[index] = DeadLetter(f"cannot render the confirmation: {exc}")
+                    outcomes[index] = DeadLetter(
+                        f"cannot render the confirmation: {exc}", cause=Cause.RENDER_FAILED
+                    )
         return first_of, to_send
 
     def _record_earlier_sends(self) -> None:
@@ -171,7 +181,7 @@ class ConfirmationMailer:
             # from here on resends this message at most, not the rest of the batch.
             index, event, outgoing = to_send[position]
             if isinstance(result, SendFailed) and not result.permanent:
-                outcomes[index] = Retry(result.reason)
+                outcomes[index] = Retry(result.reason, Cause.SMTP)
                 return None
             if isinstance(result, Sent):
                 record = self._record(event, outgoing, SENT)
@@ -182,7 +192,9 @@ class ConfirmationMailer:
             except Exception as exc:  # sent but not recorded: kept, and stored before any send
                 unrecorded[index] = exc
                 self.unrecorded[event.order_id] = record
-                outcomes[index] = Retry(f"could not record the sent confirmation: {exc}")
+                outcomes[index] = Retry(
+                    f"could not record the sent confirmation: {exc}", Cause.DATABASE
+                )
                 # Each further send would be one more a retry resends.
                 return f"not sent: could not record the confirmations sent before it: {exc}"
             recorded[index] = record

@@ -36,7 +36,15 @@ from kafka_restaurants.mailer.rendering import (
 )
 from kafka_restaurants.mailer.smtp import Outgoing, SendFailed, Sent
 from kafka_restaurants.mailer.tables import ORDER_ID_MAX, SentNotice
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.messaging.outcomes import (
+    Cause,
+    DeadLetter,
+    Done,
+    Incoming,
+    Outcome,
+    Retry,
+    invalid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,22 +136,26 @@ class DeliveryNotices:
         try:
             event = decode(message.value, message.headers, OrderStatusChanged)
         except InvalidEvent as exc:
-            return DeadLetter(str(exc))
+            return invalid(exc)
         if event.step is not OrderStep.OUT_FOR_DELIVERY:
             return Done()
         if not 0 < len(event.order_id) <= ORDER_ID_MAX:
-            return DeadLetter(f"order_id must be 1..{ORDER_ID_MAX} characters")
+            return DeadLetter(
+                f"order_id must be 1..{ORDER_ID_MAX} characters", cause=Cause.INVALID_EVENT
+            )
         try:
             return self._notify(event.order_id)
         except Exception as exc:  # the database is down: decide later
             log.warning("cannot handle the delivery notice of %s: %s", event.order_id, exc)
-            return Retry(f"database: {exc}")
+            return Retry(f"database: {exc}", Cause.DATABASE)
 
     def _notify(self, order_id: str) -> Outcome:
         confirmation = self.confirmations.get(order_id)
         if confirmation is None:  # its confirmation (another topic) is not mailed yet
             NOTICES.labels("retry").inc()
-            return Retry(f"order {order_id}: waiting for its confirmation to be mailed")
+            return Retry(
+                f"order {order_id}: waiting for its confirmation to be mailed", Cause.WAITING
+            )
         if confirmation.status != SENT:  # the address was refused for good
             NOTICES.labels("skipped").inc()
             return Done()
@@ -158,7 +170,7 @@ class DeliveryNotices:
         if isinstance(result, SendFailed) and not result.permanent:
             self.claims.give_back(order_id, OUT_FOR_DELIVERY)
             NOTICES.labels("retry").inc()
-            return Retry(result.reason)
+            return Retry(result.reason, Cause.SMTP)
         status = SENT if isinstance(result, Sent) else FAILED
         self.claims.settle(order_id, OUT_FOR_DELIVERY, status)
         NOTICES.labels(status if status == SENT else "refused").inc()

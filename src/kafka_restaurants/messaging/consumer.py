@@ -25,7 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from prometheus_client import Histogram
 
 from kafka_restaurants.messaging.backoff import backoff_seconds
-from kafka_restaurants.messaging.outcomes import Incoming, Outcome
+from kafka_restaurants.messaging.outcomes import Incoming, Outcome, Retry
 from kafka_restaurants.messaging.producer import Headers, Record
 from kafka_restaurants.messaging.security import with_security
 from kafka_restaurants.messaging.settlement import (
@@ -38,7 +38,6 @@ from kafka_restaurants.messaging.telemetry import (
     RETRIES,
     LagSampler,
     MessageSpans,
-    reason_category,
 )
 from kafka_restaurants.observability.tracing import TRACEPARENT
 
@@ -333,8 +332,8 @@ class EventConsumer:
 
     def _settle(self, batch: list[Incoming], outcomes: list[Outcome]) -> None:
         plan = settle_batch(batch, outcomes, self.settings.group_id, self._traceparent_for)
-        for incoming, reason in plan.retries:
-            self._retry_later(incoming, reason)
+        for incoming, retry in plan.retries:
+            self._retry_later(incoming, retry)
         for incoming in plan.moved_past:
             self._attempts.pop((incoming.topic, incoming.partition, incoming.offset), None)
         if not plan.offsets:
@@ -367,14 +366,14 @@ class EventConsumer:
                 return
             time.sleep(0.5)
 
-    def _retry_later(self, incoming: Incoming, reason: str) -> None:
+    def _retry_later(self, incoming: Incoming, retry: Retry) -> None:
         assert self._consumer is not None
         key = (incoming.topic, incoming.partition, incoming.offset)
         attempt = self._attempts.get(key, 0)
         self._attempts[key] = attempt + 1
         delay = backoff_seconds(attempt, self.settings.backoff_base, self.settings.backoff_cap)
         MESSAGES.labels(self.settings.group_id, incoming.topic, "retry").inc()
-        RETRIES.labels(self.settings.group_id, incoming.topic, reason_category(reason)).inc()
+        RETRIES.labels(self.settings.group_id, incoming.topic, retry.cause).inc()
         log.warning(
             "retrying %s[%d]@%d in %.2fs (attempt %d): %s",
             incoming.topic,
@@ -382,7 +381,7 @@ class EventConsumer:
             incoming.offset,
             delay,
             attempt + 1,
-            reason,
+            retry.reason,
         )
         tp = TopicPartition(incoming.topic, incoming.partition, incoming.offset)
         self._consumer.pause([tp])

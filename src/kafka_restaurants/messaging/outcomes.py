@@ -6,7 +6,9 @@ Kept free of Kafka client types so handlers are plain, testable functions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from kafka_restaurants.events import InvalidEvent
 from kafka_restaurants.events.models import Event
 
 
@@ -47,6 +49,25 @@ class Done:
     outputs: tuple[Outgoing, ...] = ()
 
 
+class Cause(StrEnum):
+    """Why a message is retried or dead-lettered, from a small fixed set: the `reason` label of
+    the retry and dead-letter metrics. The free-text reason beside it says the rest."""
+
+    BANK_UNREACHABLE = "bank_unreachable"
+    BANK_ERROR = "bank_error"
+    SMTP = "smtp"
+    DATABASE = "database"
+    WAITING = "waiting"  # another event must come first (a payment result, a confirmation)
+    INVALID_EVENT = "invalid_event"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    KEY_MISMATCH = "key_mismatch"
+    UNKNOWN_ORDER = "unknown_order"
+    NOT_APPLICABLE = "not_applicable"  # a valid event that can never apply to its order
+    RENDER_FAILED = "render_failed"
+    GAVE_UP = "gave_up"  # no answer after the last attempt: left for reconciliation
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class Retry:
     """A transient failure: keep the message and try it again after a backoff.
@@ -55,6 +76,7 @@ class Retry:
     """
 
     reason: str
+    cause: Cause = Cause.OTHER
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,19 @@ class DeadLetter:
 
     reason: str
     outputs: tuple[Outgoing, ...] = ()
+    cause: Cause = Cause.OTHER
+
+
+def invalid(error: InvalidEvent) -> DeadLetter:
+    """The dead letter of a message that is not a valid event, with the codec's own cause."""
+    return DeadLetter(str(error), cause=Cause(error.cause))
 
 
 Outcome = Done | Retry | DeadLetter
+
+
+def database_down(outcomes: list[Outcome], error: Exception) -> list[Outcome]:
+    """`outcomes` with every Done turned into a Retry: the batch's writes could not be made
+    (the database is down or locked), so those messages are kept for another try."""
+    retry = Retry(f"database: {error}", Cause.DATABASE)
+    return [retry if isinstance(outcome, Done) else outcome for outcome in outcomes]

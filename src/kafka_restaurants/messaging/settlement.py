@@ -23,7 +23,6 @@ from kafka_restaurants.events.codec import encode
 from kafka_restaurants.events.topics import dead_letter_topic
 from kafka_restaurants.messaging.outcomes import DeadLetter, Incoming, Outcome, Retry
 from kafka_restaurants.messaging.producer import Headers, Record
-from kafka_restaurants.messaging.telemetry import reason_category
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ class Settlement:
     # Where each partition of the batch started, to rewind to if the commit fails.
     first_offsets: dict[PartitionKey, int] = field(default_factory=dict)
     moved_past: list[Incoming] = field(default_factory=list)
-    retries: list[tuple[Incoming, str]] = field(default_factory=list)
+    retries: list[tuple[Incoming, Retry]] = field(default_factory=list)
 
 
 def dead_letter_headers(incoming: Incoming, reason: str, group_id: str) -> Headers:
@@ -71,7 +70,9 @@ def dead_letter_headers(incoming: Incoming, reason: str, group_id: str) -> Heade
 def gave_up(incoming: Incoming, outcome: Outcome) -> Outcome:
     """`outcome`, except that a Retry on the message's final attempt becomes a DeadLetter."""
     if isinstance(outcome, Retry) and incoming.final_attempt:
-        return DeadLetter(f"gave up after {incoming.attempt} attempts: {outcome.reason}")
+        return DeadLetter(
+            f"gave up after {incoming.attempt} attempts: {outcome.reason}", cause=outcome.cause
+        )
     return outcome
 
 
@@ -94,7 +95,7 @@ def settle_batch(
         for incoming, answered in items:
             outcome = gave_up(incoming, answered)
             if isinstance(outcome, Retry):
-                plan.retries.append((incoming, outcome.reason))
+                plan.retries.append((incoming, outcome))
                 break  # later messages of this partition wait for this one
             MESSAGES.labels(group_id, topic, type(outcome).__name__.lower()).inc()
             for output in outcome.outputs:
@@ -110,9 +111,7 @@ def settle_batch(
                     incoming.offset,
                     outcome.reason,
                 )
-                DEAD_LETTERS.labels(
-                    group_id, topic, reason_category(outcome.reason, dead_letter=True)
-                ).inc()
+                DEAD_LETTERS.labels(group_id, topic, outcome.cause).inc()
                 plan.records.append(
                     Record(
                         dead_letter_topic(topic),

@@ -51,39 +51,6 @@ RETRIES = Counter(
 MessageKey = tuple[str, int, int]
 _BATCH_SPANS: ContextVar[dict[MessageKey, Span] | None] = ContextVar("batch_spans", default=None)
 
-# Free-text reasons -> a small fixed set of label values, so the metric stays cheap to keep.
-_RETRY_CATEGORIES = (
-    ("bank unreachable", "bank_unreachable"),
-    ("bank", "bank_error"),
-    ("smtp", "smtp"),
-    ("recipient refused", "smtp"),
-    ("sender ", "smtp"),
-    ("database", "database"),
-    ("record", "database"),
-    ("transaction", "kafka"),
-    ("kafka", "kafka"),
-)
-_DEAD_LETTER_CATEGORIES = (
-    ("unsupported schema version", "unsupported_version"),
-    ("unknown order", "unknown_order"),
-    ("message key", "key_mismatch"),
-    ("cannot render", "render_failed"),
-    ("no value", "invalid_event"),
-    ("event_type", "invalid_event"),
-    ("not a valid", "invalid_event"),
-    ("order_id", "invalid_event"),
-    ("unexpected topic", "invalid_event"),
-)
-
-
-def reason_category(reason: str, dead_letter: bool = False) -> str:
-    """The bounded label for a retry or dead-letter reason (`other` when none fits)."""
-    text = reason.lower()
-    for needle, category in _DEAD_LETTER_CATEGORIES if dead_letter else _RETRY_CATEGORIES:
-        if needle in text:
-            return category
-    return "other"
-
 
 def _key(message: Incoming) -> MessageKey:
     return (message.topic, message.partition, message.offset)

@@ -28,12 +28,14 @@ from kafka_restaurants.events import (
     decode,
 )
 from kafka_restaurants.messaging.outcomes import (
+    Cause,
     DeadLetter,
     Done,
     Incoming,
     Outcome,
     Outgoing,
     Retry,
+    invalid,
 )
 from kafka_restaurants.transactions.bank_wire import (
     BankAnswer,
@@ -99,7 +101,8 @@ def read_order(message: Incoming) -> OrderPlaced:
     order = decode(message.value, message.headers, OrderPlaced)
     if message.key is not None and message.key != order.order_id.encode():
         raise InvalidEvent(
-            f"message key {message.key!r} does not match order_id {order.order_id!r}"
+            f"message key {message.key!r} does not match order_id {order.order_id!r}",
+            cause="key_mismatch",
         )
     return order
 
@@ -126,19 +129,19 @@ def charge_for_order(
     """What happens to `order` given the bank's answer to its charge."""
     topics = topics or OutputTopics()
     if isinstance(answer, BankUnreachable):
-        return Retry(f"bank unreachable: {answer.reason}")
+        return Retry(f"bank unreachable: {answer.reason}", Cause.BANK_UNREACHABLE)
     if isinstance(answer, BankBatchFailed):
-        return Retry(answer.reason)
+        return Retry(answer.reason, Cause.BANK_ERROR)
     status = answer.status_code
     if status in (200, 201):
         return _settled_charge(order, answer.body, topics)
     if status >= 500 or status in TRANSIENT_STATUSES:
-        return Retry(f"bank answered {status}: {error_text(answer.body)}")
+        return Retry(f"bank answered {status}: {error_text(answer.body)}", Cause.BANK_ERROR)
     if status in PERMANENT_REFUSALS:
         return _declined(order, PAYMENT_FAILED, PERMANENT_REFUSALS[status], topics)
     # Anything else (401, 403, a redirect...) is our configuration, not the customer's card:
     # keep the order and retry rather than decline it for a reason the customer cannot fix.
-    return Retry(f"unexpected bank answer {status}: {error_text(answer.body)}")
+    return Retry(f"unexpected bank answer {status}: {error_text(answer.body)}", Cause.BANK_ERROR)
 
 
 def _settled_charge(order: OrderPlaced, body: Mapping[str, Any], topics: OutputTopics) -> Outcome:
@@ -153,7 +156,9 @@ def _settled_charge(order: OrderPlaced, body: Mapping[str, Any], topics: OutputT
         return _declined(order, code, decline_reason(code), topics)
     # A 2xx we cannot read: the charge's fate is unknown, and asking again with the same
     # Idempotency-Key is safe, so ask again rather than guess.
-    return Retry(f"unreadable bank answer: status={status!r} charge_id={charge_id!r}")
+    return Retry(
+        f"unreadable bank answer: status={status!r} charge_id={charge_id!r}", Cause.BANK_ERROR
+    )
 
 
 def give_up_on_order(
@@ -174,19 +179,26 @@ def give_up_on_order(
     topics = topics or OutputTopics()
     gave_up = f"gave up after {attempts} attempts ({_answer_text(last)})"
     if found is None:
-        return DeadLetter(f"{gave_up}; the charge lookup failed too, left for reconciliation")
+        return DeadLetter(
+            f"{gave_up}; the charge lookup failed too, left for reconciliation",
+            cause=Cause.GAVE_UP,
+        )
     for charge in found.charges:
         settled = _settled_charge(order, charge, topics)
         if isinstance(settled, Done):
             return settled
     if isinstance(last, BankUnreachable):
-        return DeadLetter(f"{gave_up}; the last call may still be running, left for reconciliation")
+        return DeadLetter(
+            f"{gave_up}; the last call may still be running, left for reconciliation",
+            cause=Cause.GAVE_UP,
+        )
     failed = OrderDeclined(
         order_id=order.order_id, decline_code=PAYMENT_FAILED, reason=NOT_PROCESSED_REASON
     )
     return DeadLetter(
         f"{gave_up}; the bank has no charge for the order, so it failed",
         outputs=(Outgoing(topics.declined, failed),),
+        cause=Cause.GAVE_UP,
     )
 
 
@@ -203,4 +215,4 @@ def _declined(order: OrderPlaced, code: str, reason: str, topics: OutputTopics) 
 
 def dead_letter_for(error: InvalidEvent) -> DeadLetter:
     """Park a message that is not a valid order, saying why."""
-    return DeadLetter(str(error))
+    return invalid(error)

@@ -9,16 +9,17 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from kafka_restaurants.events import OrderDeclined, decode
+from kafka_restaurants.events import InvalidEvent, OrderDeclined, decode
 from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
 from kafka_restaurants.messaging.outcomes import (
-    DeadLetter,
+    Cause,
     Done,
     Incoming,
     Outcome,
     Outgoing,
     Retry,
+    invalid,
 )
 from kafka_restaurants.messaging.telemetry import handling_message
 from kafka_restaurants.observability.tracing import trace_id_of, tracer
@@ -66,12 +67,12 @@ def test_one_trace_through_kafka_with_lag_retries_and_dead_letters(
             with handling_message(message), tracer().start_as_current_span("charge"):
                 try:
                     declined = decode(message.value, message.headers, OrderDeclined)
-                except ValueError as exc:
-                    outcomes.append(DeadLetter(str(exc)))
+                except InvalidEvent as exc:
+                    outcomes.append(invalid(exc))
                     continue
                 attempts[declined.order_id] = attempts.get(declined.order_id, 0) + 1
                 if attempts[declined.order_id] == 1:
-                    outcomes.append(Retry("bank answered 503: try again"))
+                    outcomes.append(Retry("bank answered 503: try again", Cause.BANK_ERROR))
                 else:
                     outcomes.append(Done((Outgoing(output, declined),)))
         return outcomes

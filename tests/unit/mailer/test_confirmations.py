@@ -10,7 +10,7 @@ import pytest
 from kafka_restaurants.mailer.confirmations import ConfirmationMailer, MailSettings
 from kafka_restaurants.mailer.records import ConfirmationRecord
 from kafka_restaurants.mailer.smtp import Outgoing, ResultHandler, SendFailed, SendResult, Sent
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Retry
+from kafka_restaurants.messaging.outcomes import Cause, DeadLetter, Done, Incoming, Retry
 from tests.unit.mailer.samples import confirmed
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,7 +120,7 @@ def test_transient_failure_retries_and_records_nothing() -> None:
     records = MemoryRecords()
     transport = ScriptedTransport({"dana@example.com": SendFailed("SMTP unreachable")})
     outcomes = mailer(records, transport).handle_batch([message("o1"), message("o1", offset=1)])
-    assert outcomes == [Retry("SMTP unreachable"), Retry("SMTP unreachable")]
+    assert outcomes == [Retry("SMTP unreachable", Cause.SMTP)] * 2
     assert records.rows == {}
 
 

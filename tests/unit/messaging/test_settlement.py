@@ -45,7 +45,7 @@ def test_a_retry_holds_back_the_rest_of_its_partition_only() -> None:
     outcomes = [Done(), Retry("bank timeout"), Done(), Done()]
     plan = settle_batch(batch, outcomes, "g", no_trace)
     assert {(tp.partition, tp.offset) for tp in plan.offsets} == {(0, 2), (1, 2)}
-    assert [(m.partition, m.offset, why) for m, why in plan.retries] == [(0, 2, "bank timeout")]
+    assert [(m.partition, m.offset, r.reason) for m, r in plan.retries] == [(0, 2, "bank timeout")]
     assert [(m.partition, m.offset) for m in plan.moved_past] == [(0, 1), (1, 1)]
 
 
@@ -98,7 +98,7 @@ def test_a_retry_on_the_final_attempt_is_dead_lettered_naming_the_attempts() -> 
 def test_a_retry_before_the_final_attempt_is_still_retried() -> None:
     early = replace(message(0, 4), attempt=7, final_attempt=False)
     plan = settle_batch([early], [Retry("bank answered 503")], "g", no_trace)
-    assert [(m.offset, why) for m, why in plan.retries] == [(4, "bank answered 503")]
+    assert [(m.offset, r.reason) for m, r in plan.retries] == [(4, "bank answered 503")]
     assert plan.offsets == [] and plan.records == []
 
 

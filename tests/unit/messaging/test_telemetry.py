@@ -1,10 +1,11 @@
-"""Consume/produce spans around a batch, the handler's scope, lag sampling, reason categories."""
+"""Consume/produce spans around a batch, the handler's scope, lag sampling, causes as labels."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -13,12 +14,20 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import REGISTRY
 
-from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Outcome, Retry
+from kafka_restaurants.events import InvalidEvent, OrderDeclined, decode
+from kafka_restaurants.messaging.outcomes import (
+    Cause,
+    DeadLetter,
+    Done,
+    Incoming,
+    Outcome,
+    Retry,
+    invalid,
+)
 from kafka_restaurants.messaging.telemetry import (
     LagSampler,
     MessageSpans,
     handling_message,
-    reason_category,
 )
 from kafka_restaurants.observability.logs import JsonFormatter, OrderContextFilter
 from kafka_restaurants.observability.tracing import trace_id_of, tracer
@@ -121,32 +130,32 @@ def test_outcomes_missing_still_end_every_span(spans: InMemorySpanExporter) -> N
     assert ended[0].attributes["messaging.outcome"] == "retry"  # type: ignore[index]
 
 
-@pytest.mark.parametrize(
-    ("reason", "dead_letter", "category"),
-    [
-        ("bank unreachable: ConnectError", False, "bank_unreachable"),
-        ("bank answered 503: processing_error", False, "bank_error"),
-        ("unexpected bank answer 401: no details", False, "bank_error"),
-        ("SMTP unreachable: ConnectionRefusedError", False, "smtp"),
-        ("recipient refused: 450 mailbox busy", False, "smtp"),
-        ("database: locked", False, "database"),
-        ("could not record the sent confirmation: x", False, "database"),
-        ("something new", False, "other"),
-        ("not a valid OrderPlaced: 1 validation error", True, "invalid_event"),
-        ("message has no value", True, "invalid_event"),
-        ("message key b'x' does not match order_id 'y'", True, "key_mismatch"),
-        ("cannot render the confirmation: KeyError", True, "render_failed"),
-        (
-            "unsupported schema version 2.0 of OrderPlaced: this consumer reads 1.x",
-            True,
-            "unsupported_version",
-        ),
-        ("unknown order o-1: the api has no order with this id", True, "unknown_order"),
-        ("cosmic rays", True, "other"),
-    ],
-)
-def test_reasons_fall_into_few_categories(reason: str, dead_letter: bool, category: str) -> None:
-    assert reason_category(reason, dead_letter) == category
+def test_a_message_that_is_not_an_event_is_dead_lettered_with_the_codec_s_cause() -> None:
+    future = OrderDeclined(order_id="o-1", decline_code="x", reason="y")
+    headers = [("event_type", b"OrderDeclined"), ("schema_version", b"2.0")]
+    with pytest.raises(InvalidEvent) as unsupported:
+        decode(future.model_dump_json().encode(), headers, OrderDeclined)
+    with pytest.raises(InvalidEvent) as garbage:
+        decode(b"{not json", None, OrderDeclined)
+    assert invalid(unsupported.value).cause is Cause.UNSUPPORTED_VERSION
+    assert invalid(garbage.value) == DeadLetter(str(garbage.value), cause=Cause.INVALID_EVENT)
+
+
+def test_retries_and_dead_letters_are_counted_by_their_cause_not_their_text() -> None:
+    from kafka_restaurants.messaging.settlement import settle_batch
+
+    group = f"g-{time.time_ns()}"
+    labels = {"group": group, "topic": "order", "reason": "unknown_order"}
+    before = REGISTRY.get_sample_value("kafka_dead_letters_total", labels) or 0.0
+    batch = [_message(0, "o-1", None), _message(1, "o-2", None)]
+    # The text says "bank" and "smtp"; the label says what the handler said.
+    outcomes: list[Outcome] = [
+        DeadLetter("bank smtp database", cause=Cause.UNKNOWN_ORDER),
+        Retry("smtp went away", Cause.BANK_ERROR),
+    ]
+    plan = settle_batch(batch, outcomes, group, lambda _m, _t: None)
+    assert REGISTRY.get_sample_value("kafka_dead_letters_total", labels) == before + 1
+    assert [retry.cause for _, retry in plan.retries] == [Cause.BANK_ERROR]
 
 
 @dataclass
