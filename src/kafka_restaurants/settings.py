@@ -211,7 +211,9 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'db' / f'{name}.sqlite').resolve()}"
 
     @property
-    def api_database_url(self) -> str:
+    def api_db_url(self) -> str:
+        """Where each service keeps its tables: its own *_DATABASE_URL, else DATABASE_URL (the
+        api reads only that one), else a SQLite file of its own under DATA_DIR."""
         return self.database_url or self.sqlite_url("api")
 
     @property

@@ -284,15 +284,15 @@ def busy_site(tmp_path: Path) -> Iterator[BusySite]:
         }
     )
     migrate("bank", settings.bank_db_url)
-    migrate("api", settings.api_database_url)
-    seed_catalog(settings.api_database_url)
+    migrate("api", settings.api_db_url)
+    seed_catalog(settings.api_db_url)
     servers = [start_server(create_bank_app(settings), bank_port)]
     api_app = create_api_app(settings)
     servers.append(api := start_server(api_app, free_port()))
     web_settings = settings.model_copy(update={"api_url": api.url})
     servers.append(web := start_server(create_web_app(web_settings), free_port()))
     try:
-        yield BusySite(web.url, api.url, api_app, settings.api_database_url)
+        yield BusySite(web.url, api.url, api_app, settings.api_db_url)
     finally:
         for server in reversed(servers):
             server.stop()

@@ -92,7 +92,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 class Services:
     bank_url: str
     api_url: str
-    api_database_url: str
+    api_db_url: str
     logs: list[Path]
 
 
@@ -119,8 +119,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def services(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """The bank and the api as real processes, each serving HTTPS with the CA's certificate."""
     data = tmp_path_factory.mktemp("https-data")
-    api_database_url = f"sqlite:///{data}/api.sqlite"
-    seed_small_catalog(api_database_url)
+    api_db_url = f"sqlite:///{data}/api.sqlite"
+    seed_small_catalog(api_db_url)
     bank_port, api_port = free_port(), free_port()
     # The host name (not the address) is what the api checks the bank's certificate for.
     bank_url, api_url = f"https://localhost:{bank_port}", f"https://localhost:{api_port}"
@@ -151,7 +151,7 @@ def services(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
             {
                 **tls,
                 "API_PORT": str(api_port),
-                "DATABASE_URL": api_database_url,
+                "DATABASE_URL": api_db_url,
                 "API_WORKERS": "false",
                 "BOOTSTRAP_SVR": "127.0.0.1:1",  # closed: no Kafka needed here
                 "BANK_URL": bank_url,
@@ -161,7 +161,7 @@ def services(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
             logs[1],
         )
         wait_for(http_ready(f"{api_url}/healthz", pki.ca), timeout=60, what="the api over https")
-        yield Services(bank_url, api_url, api_database_url, logs)
+        yield Services(bank_url, api_url, api_db_url, logs)
     finally:
         if api is not None:
             _stop(api)
@@ -195,7 +195,7 @@ async def test_an_order_placed_through_web_reaches_the_bank_over_https(
     assert order.status == "pending"
     # The card became a token at the bank: that token pays this order, charged over https
     # by the payment service's client and found by the reconciler's.
-    engine = create_db_engine(services.api_database_url)
+    engine = create_db_engine(services.api_db_url)
     with session_factory(engine)() as session:
         token = session.scalars(select(Order.payment_token).where(Order.id == order_id)).one()
     engine.dispose()

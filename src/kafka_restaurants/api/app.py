@@ -56,7 +56,7 @@ def create_app(settings: Settings, worker_policy: RestartPolicy | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_db_engine(settings.api_database_url)
+        engine = create_db_engine(settings.api_db_url)
         sessions = session_factory(engine)
         state = app.state
         state.sessions = sessions
@@ -202,7 +202,7 @@ def serve(settings: Settings) -> None:
     keeps dying exits, and uvicorn starts a new one in its place.
     """
     configure_logging(settings.log_level, settings.log_format, "api")
-    migrate("api", settings.api_database_url)
+    migrate("api", settings.api_db_url)
     common = {
         "host": settings.host,
         "port": settings.api_port,

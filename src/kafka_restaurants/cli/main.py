@@ -229,12 +229,12 @@ def seed(
     from kafka_restaurants.db import migrate as run_migrations
 
     settings = _settings()
-    run_migrations("api", settings.api_database_url)
+    run_migrations("api", settings.api_db_url)
     with Progress(transient=False) as progress:
         task = progress.add_task("Seeding restaurants", total=restaurants or None)
         try:
             written = seed_catalog(
-                settings.api_database_url,
+                settings.api_db_url,
                 restaurants,
                 replace=replace,
                 progress=lambda n: progress.advance(task, n),

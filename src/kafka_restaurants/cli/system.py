@@ -20,11 +20,11 @@ def prepare_databases(settings: Settings, say: object = print) -> None:
     from kafka_restaurants.api.seed import seed_if_empty
     from kafka_restaurants.db import migrate
 
-    migrate("api", settings.api_database_url)
+    migrate("api", settings.api_db_url)
     migrate("bank", settings.bank_db_url)
     migrate("mailer", settings.mailer_db_url)
     migrate("kitchen", settings.kitchen_db_url)
-    written = seed_if_empty(settings.api_database_url)
+    written = seed_if_empty(settings.api_db_url)
     if written and callable(say):
         say(f"  catalog       seeded with {written} restaurants")
 

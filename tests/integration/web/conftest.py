@@ -64,8 +64,8 @@ def real_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer
         }
     )
     migrate("bank", settings.bank_db_url)
-    migrate("api", settings.api_database_url)
-    seed_catalog(settings.api_database_url)
+    migrate("api", settings.api_db_url)
+    seed_catalog(settings.api_db_url)
     bank = start_server(create_bank_app(settings), bank_port)
     running = start_server(create_api_app(settings), free_port())
     wait_for(lambda: httpx.get(f"{running.url}/healthz").status_code == 200, what="api healthz")
