@@ -8,7 +8,6 @@ the operator key there too (`operator_key`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -16,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from kafka_restaurants.bank.auth import KEY_SETTINGS, Caller
+from kafka_restaurants.secret_files import create_once
 from kafka_restaurants.settings import Settings
 
 KEYS_FILE_NAME = "bank_keys.json"
@@ -37,19 +37,8 @@ def generated_keys(data_dir: Path) -> dict[str, str]:
     existing = _read(path)
     if existing is not None:
         return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
     fresh = {name: secrets.token_urlsafe(32) for name in KEY_SETTINGS.values()}
-    # Written aside, then hard-linked into place: link() fails when a concurrent start won the
-    # race, and then everyone uses the winner's complete file.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(fresh, handle)
-        with contextlib.suppress(FileExistsError):
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    create_once(path, json.dumps(fresh))
     found = _read(path)
     if found is None:
         raise RuntimeError(f"{path} is not a readable bank keys file: delete it to start over")

@@ -7,13 +7,10 @@ holds the secret, so a customer (or another restaurant) cannot make a key for a 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
-import os
-import secrets
-from pathlib import Path
 
+from kafka_restaurants.secret_files import shared_secret
 from kafka_restaurants.settings import Settings
 
 SECRET_FILE_NAME = "kitchen_secret"
@@ -24,33 +21,7 @@ def resolve_kitchen_secret(settings: Settings) -> str:
     """KITCHEN_SECRET when set; otherwise a random one made once in DATA_DIR/kitchen_secret."""
     if settings.kitchen_secret is not None:
         return settings.kitchen_secret.get_secret_value()
-    path = settings.data_dir / SECRET_FILE_NAME
-    existing = _read(path)
-    if existing:
-        return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside, then hard-linked into place: link() fails when another instance won the
-    # race, so every instance reads the same complete secret.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32))
-        with contextlib.suppress(FileExistsError):
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    secret = _read(path)
-    if not secret:
-        raise RuntimeError(f"could not read the kitchen secret from {path}")
-    return secret
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip() or None
-    except FileNotFoundError:
-        return None
+    return shared_secret(settings.data_dir / SECRET_FILE_NAME)
 
 
 def kitchen_key(secret: str, restaurant_id: int) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
-from pathlib import Path
 
+from kafka_restaurants.secret_files import shared_secret
 from kafka_restaurants.settings import Settings
 
 SECRET_FILE_NAME = "web_secret"
@@ -44,36 +42,7 @@ def resolve_web_secret(settings: Settings) -> str:
     """CART_SECRET when set; otherwise a random secret shared by every replica via the data dir."""
     if settings.cart_secret:
         return settings.cart_secret
-    return _shared_secret_file(settings.data_dir / SECRET_FILE_NAME)
-
-
-def _shared_secret_file(path: Path) -> str:
-    existing = _read_secret(path)
-    if existing:
-        return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write aside, then hard-link into place: link() fails if another replica won the race,
-    # so every replica ends up reading the same complete secret.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32))
-        with contextlib.suppress(FileExistsError):
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    secret = _read_secret(path)
-    if not secret:
-        raise RuntimeError(f"could not read the web secret from {path}")
-    return secret
-
-
-def _read_secret(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
+    return shared_secret(settings.data_dir / SECRET_FILE_NAME)
 
 
 class CsrfTokens:
