@@ -27,7 +27,7 @@ from kafka_restaurants.mailer.rendering import (
     envelope_sender,
     message_id_for,
 )
-from kafka_restaurants.mailer.smtp import Outgoing, ResultHandler, SendFailed, SendResult, Sent
+from kafka_restaurants.mailer.smtp import OutgoingMail, ResultHandler, SendFailed, SendResult, Sent
 from kafka_restaurants.mailer.tables import ORDER_ID_MAX
 from kafka_restaurants.messaging.outcomes import (
     Cause,
@@ -61,7 +61,7 @@ class Transport(Protocol):
     """What sends the messages."""
 
     def send_all(
-        self, outgoing: Sequence[Outgoing], on_result: ResultHandler | None = None
+        self, outgoing: Sequence[OutgoingMail], on_result: ResultHandler | None = None
     ) -> list[SendResult]: ...
 
 
@@ -136,12 +136,12 @@ class ConfirmationMailer:
         events: dict[int, OrderConfirmed],
         handled: set[str],
         outcomes: list[Outcome | None],
-    ) -> tuple[dict[str, int], list[tuple[int, OrderConfirmed, Outgoing]]]:
+    ) -> tuple[dict[str, int], list[tuple[int, OrderConfirmed, OutgoingMail]]]:
         """The messages to send: the first of each order not handled before. Duplicates and
         messages that cannot be rendered get their outcome in `outcomes`; later copies of an
         order in the batch get none yet (they share the first one's, by `first_of`)."""
         first_of: dict[str, int] = {}
-        to_send: list[tuple[int, OrderConfirmed, Outgoing]] = []
+        to_send: list[tuple[int, OrderConfirmed, OutgoingMail]] = []
         for index, event in events.items():
             if event.order_id in handled:
                 CONFIRMATIONS.labels("duplicate").inc()
@@ -169,7 +169,7 @@ class ConfirmationMailer:
     def _send_and_record(
         self,
         batch: list[Incoming],
-        to_send: list[tuple[int, OrderConfirmed, Outgoing]],
+        to_send: list[tuple[int, OrderConfirmed, OutgoingMail]],
         outcomes: list[Outcome | None],
     ) -> None:
         """Send `to_send`, recording each message the moment the server accepts or refuses it."""
@@ -225,9 +225,9 @@ class ConfirmationMailer:
                     "confirmation for order %s refused for good: %s", event.order_id, record.error
                 )
 
-    def _outgoing(self, event: OrderConfirmed) -> Outgoing:
+    def _outgoing(self, event: OrderConfirmed) -> OutgoingMail:
         message = build_confirmation(event, self.mail.mail_from, self.mail.public_base_url)
-        return Outgoing(
+        return OutgoingMail(
             message=message,
             sender=envelope_sender(self.mail.mail_from),
             recipient=event.order.customer.email,
@@ -236,7 +236,7 @@ class ConfirmationMailer:
     def _record(
         self,
         event: OrderConfirmed,
-        outgoing: Outgoing,
+        outgoing: OutgoingMail,
         status: str,
         failure: SendFailed | None = None,
     ) -> ConfirmationRecord:

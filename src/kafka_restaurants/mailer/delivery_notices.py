@@ -34,7 +34,7 @@ from kafka_restaurants.mailer.rendering import (
     order_url,
     short_order_number,
 )
-from kafka_restaurants.mailer.smtp import Outgoing, SendFailed, Sent
+from kafka_restaurants.mailer.smtp import OutgoingMail, SendFailed, Sent
 from kafka_restaurants.mailer.tables import ORDER_ID_MAX, SentNotice
 from kafka_restaurants.messaging.outcomes import (
     Cause,
@@ -165,7 +165,7 @@ class DeliveryNotices:
         message = out_for_delivery_message(
             order_id, confirmation.recipient, self.mail_from, self.site
         )
-        outgoing = Outgoing(message, envelope_sender(self.mail_from), confirmation.recipient)
+        outgoing = OutgoingMail(message, envelope_sender(self.mail_from), confirmation.recipient)
         [result] = self.sender.send_all([outgoing])
         if isinstance(result, SendFailed) and not result.permanent:
             self.claims.give_back(order_id, OUT_FOR_DELIVERY)

@@ -47,7 +47,7 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class OutgoingMail:
     """A message and its envelope."""
 
     message: Message
@@ -152,7 +152,7 @@ class SmtpSender:
         self._executor = ThreadPoolExecutor(config.connections, thread_name_prefix="smtp")
 
     def send_all(
-        self, outgoing: Sequence[Outgoing], on_result: ResultHandler | None = None
+        self, outgoing: Sequence[OutgoingMail], on_result: ResultHandler | None = None
     ) -> list[SendResult]:
         """Send each message; one result per message, in order. Never raises for SMTP trouble."""
         batch = _Batch()
@@ -174,7 +174,7 @@ class SmtpSender:
                 _quit(connection)
 
     def _send_one(
-        self, position: int, item: Outgoing, batch: _Batch, on_result: ResultHandler | None
+        self, position: int, item: OutgoingMail, batch: _Batch, on_result: ResultHandler | None
     ) -> SendResult:
         result = self._attempt(item, batch)
         if on_result is not None:
@@ -183,7 +183,7 @@ class SmtpSender:
                 batch.trip(SendFailed(stop))
         return result
 
-    def _attempt(self, item: Outgoing, batch: _Batch) -> SendResult:
+    def _attempt(self, item: OutgoingMail, batch: _Batch) -> SendResult:
         if batch.stopped is not None:
             return batch.stopped
         connection = self._idle.get()
@@ -194,7 +194,7 @@ class SmtpSender:
         return result
 
     def _deliver(
-        self, connection: smtplib.SMTP | None, item: Outgoing, batch: _Batch
+        self, connection: smtplib.SMTP | None, item: OutgoingMail, batch: _Batch
     ) -> tuple[smtplib.SMTP | None, SendResult]:
         reused = connection is not None
         if connection is None:

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from kafka_restaurants.mailer.smtp import (
-    Outgoing,
+    OutgoingMail,
     SendFailed,
     SendResult,
     Sent,
@@ -44,11 +44,11 @@ class CountingHandler:
         return "250 OK"
 
 
-def outgoing(index: int) -> Outgoing:
+def outgoing(index: int) -> OutgoingMail:
     message = EmailMessage()
     message["Subject"] = f"test {index}"
     message.set_content("hello")
-    return Outgoing(message, "shop@example.com", f"customer{index}@example.com")
+    return OutgoingMail(message, "shop@example.com", f"customer{index}@example.com")
 
 
 @pytest.fixture

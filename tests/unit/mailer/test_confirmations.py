@@ -9,7 +9,7 @@ import pytest
 
 from kafka_restaurants.mailer.confirmations import ConfirmationMailer, MailSettings
 from kafka_restaurants.mailer.records import ConfirmationRecord
-from kafka_restaurants.mailer.smtp import Outgoing, ResultHandler, SendFailed, SendResult, Sent
+from kafka_restaurants.mailer.smtp import OutgoingMail, ResultHandler, SendFailed, SendResult, Sent
 from kafka_restaurants.messaging.outcomes import Cause, DeadLetter, Done, Incoming, Retry
 from tests.unit.mailer.samples import confirmed
 
@@ -44,10 +44,10 @@ class ScriptedTransport:
     ) -> None:
         self.answers = answers or {}
         self.dies_at = dies_at
-        self.sent: list[Outgoing] = []
+        self.sent: list[OutgoingMail] = []
 
     def send_all(
-        self, outgoing: Sequence[Outgoing], on_result: ResultHandler | None = None
+        self, outgoing: Sequence[OutgoingMail], on_result: ResultHandler | None = None
     ) -> list[SendResult]:
         results: list[SendResult] = []
         stopped: SendFailed | None = None
