@@ -226,6 +226,26 @@ class Run:
         search["example_queries"] = [q.params for q in queries[:8]]
         return search, summarize(fastapi_runs)
 
+    async def _overload(
+        self, bench: OrderBench, sustained: float | None, settle: float
+    ) -> dict[str, Any]:
+        """The overload step, at overload_factor x the sustained rate."""
+        config = self.config
+        self.progress.phase(f"orders: overload at {config.overload_factor:g}x the sustained rate")
+        # With no rate sustained (a slow or busy box), the highest step that held, else the
+        # first probe's rate, stands in for it; the report says which.
+        held = [s["offered_rate_per_s"] for s in bench.steps if s["sustained"]]
+        base = sustained or max(held, default=float(config.probe_start_rate))
+        overload = await bench.overload(
+            base,
+            config.overload_factor,
+            config.overload_seconds,
+            config.overload_max_orders,
+            settle,
+        )
+        overload["base"] = "sustained" if sustained else "stand-in (nothing sustained)"
+        return overload
+
     async def order_phases(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Latency sweep, sustained-rate search, audit; with CPU per completed order."""
         config, target = self.config, self.system.target
@@ -280,22 +300,8 @@ class Run:
                     self._profiler if config.profile else None,
                 )
                 await bench.settle(settle)
-                self.progress.phase(
-                    f"orders: overload at {config.overload_factor:g}x the sustained rate"
-                )
-                # With no rate sustained (a slow or busy box), the highest step that held, else
-                # the first probe's rate, stands in for it; the report says which.
-                held = [s["offered_rate_per_s"] for s in bench.steps if s["sustained"]]
-                base = sustained or max(held, default=float(config.probe_start_rate))
                 first_overload = len(driver.all_orders)
-                overload = await bench.overload(
-                    base,
-                    config.overload_factor,
-                    config.overload_seconds,
-                    config.overload_max_orders,
-                    settle,
-                )
-                overload["base"] = "sustained" if sustained else "stand-in (nothing sustained)"
+                overload = await self._overload(bench, sustained, settle)
                 overload_ids = [
                     o.order_id for o in driver.all_orders[first_overload:] if o.accepted
                 ]
