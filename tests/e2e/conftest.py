@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,9 +43,13 @@ class RunningSystem:
             self.pids = [state["pid"], *(p["pid"] for p in state["processes"])]
         return self.pids
 
-    def pid_of(self, name: str) -> int:
+    def processes(self) -> list[dict[str, Any]]:
+        """The supervisor's processes as recorded now: name, pid, url, ..."""
         state = json.loads((self.data_dir / "run" / "supervisor.json").read_text())
-        return int(next(p["pid"] for p in state["processes"] if p["name"] == name))
+        return list(state["processes"])
+
+    def pid_of(self, name: str) -> int:
+        return int(next(p["pid"] for p in self.processes() if p["name"] == name))
 
     def log(self, name: str) -> str:
         path = self.data_dir / "log" / f"{name}.log"

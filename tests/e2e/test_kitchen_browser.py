@@ -24,6 +24,7 @@ from tests.e2e.browser import (
 )
 from tests.e2e.conftest import RunningSystem
 from tests.e2e.test_web_browser import Watched, _go_to_checkout
+from tests.fixtures.components import wait_for
 
 # The promise: a step pressed in the kitchen is on the customer's page within a second.
 STEP_SHOWN_MS = 1000
@@ -99,11 +100,12 @@ def test_kitchen_steps_reach_the_customer_live_across_a_replica_kill(
     # load balancer to another one, and the next step still arrives within the second.
     assert streams.replicas, "the order page opened no event stream"
     victim = streams.replicas[-1]
+    victim_pid = system.pid_of(victim)
     with page.expect_response(
         lambda r: "/events" in r.url and r.headers.get("x-served-by") not in (None, victim),
         timeout=10_000,
     ):
-        os.kill(system.pid_of(victim), signal.SIGKILL)
+        os.kill(victim_pid, signal.SIGKILL)
     press(kitchen.page, order.order_id, "Ready")
     expect(page.locator(".step-word")).to_have_text("Ready", timeout=STEP_SHOWN_MS)
     expect(page.get_by_text("Your order is ready for pickup.")).to_be_visible()
@@ -117,3 +119,18 @@ def test_kitchen_steps_reach_the_customer_live_across_a_replica_kill(
         # A killed replica's stream drops with a network error; nothing else may complain.
         errors = [e for e in side.console_errors if "net::ERR" not in e and "/events" not in e]
         assert errors == [] and side.dialogs == [], (errors, side.dialogs)
+    # The session's system is shared with the tests after this one: leave it whole, with the
+    # killed replica restarted by the supervisor and serving again.
+    wait_for(
+        lambda: system.pid_of(victim) != victim_pid and _serves(system, victim),
+        timeout=60,
+        what=f"{victim} restarted",
+    )
+
+
+def _serves(system: RunningSystem, replica: str) -> bool:
+    url = next(p["url"] for p in system.processes() if p["name"] == replica)
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -15,7 +15,9 @@ from kafka_restaurants.bench.kafka_probe import PIPELINE_GROUPS
 from kafka_restaurants.localbroker.broker import operator_security
 from kafka_restaurants.settings import get_settings
 
-Members = dict[str, list[list[int]]]  # group -> the partitions of each member
+# group -> the partitions each member holds, as "topic/partition" (a group may read several
+# topics: the mailer follows order_confirm and order_status).
+Members = dict[str, list[list[str]]]
 
 
 def group_members(bootstrap: str, timeout: float = 10.0) -> Members:
@@ -31,7 +33,9 @@ def group_members(bootstrap: str, timeout: float = 10.0) -> Members:
             found[group] = []
             continue
         found[group] = [
-            sorted(tp.partition for tp in (member.assignment.topic_partitions or []))
+            sorted(
+                f"{tp.topic}/{tp.partition}" for tp in (member.assignment.topic_partitions or [])
+            )
             for member in description.members
         ]
     return found
