@@ -19,7 +19,8 @@ E2E_P99_GOAL_MS = 500.0
 RSS_GOAL_MB = 1.5 * GIB_MB
 
 
-def _get(results: Mapping[str, Any], dotted: str) -> Any:
+def at_path(results: Mapping[str, Any], dotted: str) -> Any:
+    """The value at `dotted` ("orders.audit.lost") in a results tree, or None if absent."""
     value: Any = results
     for part in dotted.split("."):
         if not isinstance(value, Mapping) or part not in value:
@@ -30,8 +31,8 @@ def _get(results: Mapping[str, Any], dotted: str) -> Any:
 
 def steps_below_saturation(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The order steps offered at most FLAT_UP_TO x the sustained rate (none if not measured)."""
-    sustained = _get(results, "orders.sustained_per_s")
-    steps = _get(results, "orders.steps") or []
+    sustained = at_path(results, "orders.sustained_per_s")
+    steps = at_path(results, "orders.steps") or []
     if not sustained:
         return []
     limit = FLAT_UP_TO * float(sustained)
@@ -39,7 +40,7 @@ def steps_below_saturation(results: Mapping[str, Any]) -> list[Mapping[str, Any]
 
 
 def _worst_p99(steps: list[Mapping[str, Any]], key: str) -> float | None:
-    values = [_get(s, f"{key}.p99") for s in steps]
+    values = [at_path(s, f"{key}.p99") for s in steps]
     numbers = [float(v) for v in values if isinstance(v, int | float)]
     return max(numbers) if numbers else None
 
@@ -60,7 +61,7 @@ def cpu_at_first_step(results: Mapping[str, Any]) -> dict[str, Any]:
     """CPU ms per order of the whole system in the first order step, which both revisions of a
     side-by-side run offer at the same rate: unlike the sustained rate, it does not move with
     how far a busy box let the probe climb."""
-    steps = _get(results, "orders.steps") or []
+    steps = at_path(results, "orders.steps") or []
     first = steps[0] if steps else {}
     cores, achieved = first.get("system_cores"), first.get("achieved_rate_per_s")
     per_order = round(1000 * cores / achieved, 2) if cores and achieved else None
@@ -86,15 +87,15 @@ def ratio_goals(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     def check(name: str, value: Any, goal: str, ok: bool) -> dict[str, Any]:
         return {"goal": name, "value": value, "target": goal, "met": None if value is None else ok}
 
-    orders = _get(results, "ratios.orders_vs_kafka_roundtrip")
-    lost = _get(results, "orders.lost")
-    search = _get(results, "ratios.search_vs_fastapi")
-    search_p99 = _get(results, "search.latency_ms.p99")
+    orders = at_path(results, "ratios.orders_vs_kafka_roundtrip")
+    lost = at_path(results, "orders.lost")
+    search = at_path(results, "ratios.search_vs_fastapi")
+    search_p99 = at_path(results, "search.latency_ms.p99")
     flat = latency_below_saturation(results)
     post, e2e = flat["post_p99_ms_below_60pct"], flat["e2e_p99_ms_below_60pct"]
     rate = flat["highest_rate_below_60pct"]
     up_to = f"up to {rate:.0f}/s" if rate is not None else "no step that low"
-    rss = _get(results, "memory_mb.total_load")
+    rss = at_path(results, "memory_mb.total_load")
     return [
         check(
             "orders sustained 60 s, zero loss / raw Kafka round trip",

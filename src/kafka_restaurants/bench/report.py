@@ -7,17 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_restaurants.bench.baseline import comparison_markdown
-
-GIB_MB = 1024.0
-
-
-def _get(results: dict[str, Any], dotted: str) -> Any:
-    value: Any = results
-    for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+from kafka_restaurants.bench.ratio_goals import GIB_MB, at_path
 
 
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -26,17 +16,17 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     def check(name: str, value: Any, ok: bool | None) -> dict[str, Any]:
         return {"goal": name, "value": value, "met": None if value is None else ok}
 
-    rps = _get(results, "search.rps")
-    p99 = _get(results, "search.latency_ms.p99")
-    sustained = _get(results, "orders.sustained_per_s")
-    lost = _get(results, "orders.lost")
-    e2e_p99 = _get(results, "orders.e2e_latency_ms.p99")
-    at_rate = _get(results, "orders.latency_rate_per_s")
-    memory = _get(results, "memory_mb.total_load")
-    catalog = _get(results, "system.catalog_restaurants")
-    factor = _fmt(_get(results, "orders.overload.factor"))
-    overload_p99 = _get(results, "orders.overload.post_latency_ms.p99")
-    overload_lost = _get(results, "orders.overload.lost")
+    rps = at_path(results, "search.rps")
+    p99 = at_path(results, "search.latency_ms.p99")
+    sustained = at_path(results, "orders.sustained_per_s")
+    lost = at_path(results, "orders.lost")
+    e2e_p99 = at_path(results, "orders.e2e_latency_ms.p99")
+    at_rate = at_path(results, "orders.latency_rate_per_s")
+    memory = at_path(results, "memory_mb.total_load")
+    catalog = at_path(results, "system.catalog_restaurants")
+    factor = _fmt(at_path(results, "orders.overload.factor"))
+    overload_p99 = at_path(results, "orders.overload.post_latency_ms.p99")
+    overload_lost = at_path(results, "orders.overload.lost")
     return [
         check(f"search >= 2,000 req/s (catalog {catalog})", rps, rps is not None and rps >= 2000),
         check("search p99 < 50 ms", p99, p99 is not None and p99 < 50),
@@ -67,16 +57,16 @@ def _ratio_detail(r: dict[str, Any], goal: str) -> str:
     """The absolute numbers a ratio goal was computed from."""
     if goal.startswith("orders sustained"):
         return (
-            f"{_fmt(_get(r, 'orders.sustained_per_s'))} orders/s / "
-            f"{_fmt(_get(r, 'reference.kafka_roundtrip_msgs_per_s'))} msgs/s"
+            f"{_fmt(at_path(r, 'orders.sustained_per_s'))} orders/s / "
+            f"{_fmt(at_path(r, 'reference.kafka_roundtrip_msgs_per_s'))} msgs/s"
         )
     if goal.startswith("search req/s"):
         return (
-            f"{_fmt(_get(r, 'search.rps'))} / {_fmt(_get(r, 'reference.fastapi_rps'))} req/s "
-            f"(concurrency {_fmt(_get(r, 'search.concurrency'))})"
+            f"{_fmt(at_path(r, 'search.rps'))} / {_fmt(at_path(r, 'reference.fastapi_rps'))} req/s "
+            f"(concurrency {_fmt(at_path(r, 'search.concurrency'))})"
         )
     if "60% of sustained" in goal:
-        return f"sustained {_fmt(_get(r, 'orders.sustained_per_s'))} orders/s"
+        return f"sustained {_fmt(at_path(r, 'orders.sustained_per_s'))} orders/s"
     return ""
 
 
@@ -111,13 +101,13 @@ def _fmt(value: Any, unit: str = "") -> str:
 
 def _trio(results: dict[str, Any], prefix: str) -> str:
     """`p50 / p95 / p99 ms` of the latency summary at `prefix`."""
-    return " / ".join(_fmt(_get(results, f"{prefix}.{key}")) for key in ("p50", "p95", "p99"))
+    return " / ".join(_fmt(at_path(results, f"{prefix}.{key}")) for key in ("p50", "p95", "p99"))
 
 
 def _headline(r: dict[str, Any]) -> list[str]:
     search, orders, reference, ratios = r["search"], r["orders"], r["reference"], r["ratios"]
     audit = " / ".join(
-        _fmt(_get(r, f"orders.audit.{key}"))
+        _fmt(at_path(r, f"orders.audit.{key}"))
         for key in ("accepted", "confirmed", "declined", "failed")
     )
     rows = [
@@ -150,19 +140,19 @@ def _headline(r: dict[str, Any]) -> list[str]:
         (
             "lost / double-charged / duplicate emails / unverified (no answer)",
             f"{orders['lost']} / {orders['double_charged']} / {orders['duplicate_emails']}"
-            f" / {_get(r, 'orders.audit.unverified')}",
+            f" / {at_path(r, 'orders.audit.unverified')}",
         ),
         (
             "kitchen tickets: confirmed without / duplicated / for unconfirmed orders",
             " / ".join(
-                _fmt(_get(r, f"orders.audit.{key}"))
+                _fmt(at_path(r, f"orders.audit.{key}"))
                 for key in (
                     "confirmed_without_ticket",
                     "duplicate_tickets",
                     "tickets_for_unconfirmed",
                 )
             )
-            if _get(r, "orders.audit.kitchen_checked")
+            if at_path(r, "orders.audit.kitchen_checked")
             else "not checked (no kitchen secret)",
         ),
         (
@@ -202,7 +192,7 @@ def _pct(share: float | None) -> str:
 
 def overload_lines(r: dict[str, Any]) -> list[str]:
     """The overload step's table: refusals by reason, latency of what was accepted, its audit."""
-    o = _get(r, "orders.overload")
+    o = at_path(r, "orders.overload")
     if not isinstance(o, dict):
         return []
     reasons = ", ".join(f"{k} {v:,}" for k, v in o["refused_by_reason"].items()) or "none"
@@ -233,7 +223,7 @@ def overload_lines(r: dict[str, Any]) -> list[str]:
         (
             "audit of its accepted orders: confirmed / declined / failed / lost / unverified",
             " / ".join(
-                _fmt(_get(r, f"orders.overload.audit.{key}"))
+                _fmt(at_path(r, f"orders.overload.audit.{key}"))
                 for key in ("confirmed", "declined", "failed", "lost", "unverified")
             ),
         ),
@@ -273,7 +263,7 @@ def summary_markdown(results: dict[str, Any]) -> str:
         lines += ["", *ratio_goal_lines(r)]
     lines += ["", "## Order steps (open loop; latency from the scheduled POST time)", ""]
     lines += _steps(r)
-    if _get(r, "orders.overload") is not None:
+    if at_path(r, "orders.overload") is not None:
         lines += ["", "## Overload step (offered above capacity: refuse, keep accepted fast)", ""]
         lines += overload_lines(r)
     lines += ["", "## Memory (MB resident, each process with its children)", ""]
