@@ -38,7 +38,7 @@ from kafka_restaurants.messaging.outcomes import (
     invalid,
 )
 from kafka_restaurants.messaging.security import client_security
-from kafka_restaurants.messaging.service import ConsumerService
+from kafka_restaurants.messaging.service import ConsumerService, by_topic
 from kafka_restaurants.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -188,27 +188,13 @@ def parse_payment_result(message: Incoming) -> PaymentResult:
     raise InvalidEvent(f"unexpected topic {message.topic}")
 
 
-class OrderStatusHandler:
-    """Applies a batch of payment results in one database transaction, then the kitchen's
-    steps in another (a step waits for its order's payment result, maybe in this batch)."""
+class PaymentResultsHandler:
+    """Applies a batch of payment results in one database transaction."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
     async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
-        steps = [i for i, message in enumerate(batch) if message.topic == ORDER_STATUS]
-        if not steps:
-            return await self._payment_results(batch)
-        taken = set(steps)
-        results = [i for i in range(len(batch)) if i not in taken]
-        outcomes: dict[int, Outcome] = dict(
-            zip(results, await self._payment_results([batch[i] for i in results]), strict=True)
-        )
-        stepped = await record_steps(self.sessions, [batch[i] for i in steps])
-        outcomes.update(zip(steps, stepped, strict=True))
-        return [outcomes[i] for i in range(len(batch))]
-
-    async def _payment_results(self, batch: list[Incoming]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         events: list[tuple[int, PaymentResult]] = []
         for index, message in enumerate(batch):
@@ -238,12 +224,22 @@ class OrderStatusHandler:
             return apply_payment_results(session.connection(), events)
 
 
+def order_status_handler(sessions: sessionmaker[Session]) -> Handler:
+    """Payment results first, then the kitchen's steps (a step waits for its order's payment
+    result, maybe in the same batch), each kind in one database transaction."""
+
+    async def steps(batch: list[Incoming]) -> list[Outcome]:
+        return await record_steps(sessions, batch)
+
+    return by_topic(PaymentResultsHandler(sessions), {ORDER_STATUS: steps})
+
+
 def order_status_service(settings: Settings, sessions: sessionmaker[Session]) -> ConsumerService:
     """The api's follower of payment results, on the api's own database sessions."""
 
     @asynccontextmanager
     async def open_handler() -> AsyncIterator[Handler]:
-        yield OrderStatusHandler(sessions)
+        yield order_status_handler(sessions)
 
     consumer = ConsumerSettings(
         settings.bootstrap_servers,

@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from kafka_restaurants.db import create_db_engine, migrate
 from kafka_restaurants.events import ORDER_CONFIRM, ORDER_STATUS
 from kafka_restaurants.mailer.confirmations import ConfirmationMailer, MailSettings
-from kafka_restaurants.mailer.delivery_notices import DeliveryNotices, MailerHandler, NoticeClaims
+from kafka_restaurants.mailer.delivery_notices import DeliveryNotices, NoticeClaims
 from kafka_restaurants.mailer.records import SentRecords
 from kafka_restaurants.mailer.smtp import SmtpConfig, SmtpSender
 from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
 from kafka_restaurants.messaging.security import client_security
-from kafka_restaurants.messaging.service import ConsumerService, serve_consumer
+from kafka_restaurants.messaging.service import ConsumerService, by_topic, serve_consumer
 from kafka_restaurants.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def mailer_service(
                 settings.mail_from,
                 settings.public_base_url,
             )
-            yield MailerHandler(confirmations, notices)
+            yield by_topic(confirmations, {status_topic: notices})
         finally:
             sender.close()
             engine.dispose()

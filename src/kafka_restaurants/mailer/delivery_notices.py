@@ -20,13 +20,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kafka_restaurants.events import (
-    ORDER_STATUS,
     InvalidEvent,
     OrderStatusChanged,
     OrderStep,
     decode,
 )
-from kafka_restaurants.mailer.confirmations import ConfirmationMailer, Transport
+from kafka_restaurants.mailer.confirmations import Transport
 from kafka_restaurants.mailer.records import FAILED, SENT, SentRecords
 from kafka_restaurants.mailer.rendering import (
     envelope_sender,
@@ -128,6 +127,11 @@ class DeliveryNotices:
         self.mail_from = mail_from
         self.site = site
 
+    async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
+        """The consumer's handler for `order_status`: SMTP and the database block, so the batch
+        runs on a thread."""
+        return await asyncio.to_thread(self.handle_batch, batch)
+
     def handle_batch(self, batch: list[Incoming]) -> list[Outcome]:
         """One outcome per message, in order."""
         return [self._handle(message) for message in batch]
@@ -175,26 +179,3 @@ class DeliveryNotices:
         self.claims.settle(order_id, OUT_FOR_DELIVERY, status)
         NOTICES.labels(status if status == SENT else "refused").inc()
         return Done()
-
-
-class MailerHandler:
-    """The mailer's batch handler: confirmations to ConfirmationMailer, `order_status` steps
-    to DeliveryNotices; one outcome per message, in order."""
-
-    def __init__(self, confirmations: ConfirmationMailer, notices: DeliveryNotices) -> None:
-        self.confirmations = confirmations
-        self.notices = notices
-
-    async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
-        steps = [i for i, message in enumerate(batch) if message.topic == ORDER_STATUS]
-        if not steps:
-            return await self.confirmations(batch)
-        taken = set(steps)
-        others = [i for i in range(len(batch)) if i not in taken]
-        outcomes: dict[int, Outcome] = {}
-        if others:
-            answered = await self.confirmations([batch[i] for i in others])
-            outcomes.update(zip(others, answered, strict=True))
-        noticed = await asyncio.to_thread(self.notices.handle_batch, [batch[i] for i in steps])
-        outcomes.update(zip(steps, noticed, strict=True))
-        return [outcomes[i] for i in range(len(batch))]

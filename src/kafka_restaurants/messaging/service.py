@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
+from kafka_restaurants.messaging.outcomes import Incoming, Outcome
 from kafka_restaurants.observability import setup_tracing
 from kafka_restaurants.runtime import HealthServer, configure_logging, stop_on_signals
 from kafka_restaurants.settings import Settings
@@ -41,6 +42,27 @@ class ConsumerService:
     name: str
     consumer: ConsumerSettings
     open: OpenHandler
+
+
+def by_topic(first: Handler, then: Mapping[str, Handler]) -> Handler:
+    """One handler for a service that reads several topics. The messages of each topic in
+    `then` go to that topic's handler, every other message to `first`; `first` runs first,
+    then the others in the order given (a kitchen step can wait for a payment result of the
+    same batch), and the outcomes come back in batch order."""
+
+    async def handle(batch: list[Incoming]) -> list[Outcome]:
+        parts: dict[str | None, list[int]] = {}
+        for index, message in enumerate(batch):
+            parts.setdefault(message.topic if message.topic in then else None, []).append(index)
+        outcomes: dict[int, Outcome] = {}
+        for topic, handler in [(None, first), *then.items()]:
+            indexes = parts.get(topic, [])
+            if indexes:
+                answered = await handler([batch[i] for i in indexes])
+                outcomes.update(zip(indexes, answered, strict=True))
+        return [outcomes[i] for i in range(len(batch))]
+
+    return handle
 
 
 class ConsumerProcess:

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kafka_restaurants.api.order_status import OrderStatusHandler
+from kafka_restaurants.api.order_status import order_status_handler
 from kafka_restaurants.api.order_steps import current_step
 from kafka_restaurants.api.ordering import place_order
 from kafka_restaurants.api.tables import Order, OrderTimelineEntry, OutboxRecord
@@ -78,7 +78,7 @@ def test_steps_follow_the_payment_result_and_are_recorded_once(
         message(ORDER_STATUS, step("00000000-0000-4000-8000-000000000000", ACCEPTED)),
     ]
     batch.append(Incoming(ORDER_STATUS, 0, 99, b"x", b"{not json", []))
-    handler = OrderStatusHandler(sessions)
+    handler = order_status_handler(sessions)
     outcomes = asyncio.run(handler(batch))
     assert [type(o) for o in outcomes] == [
         Done,

@@ -13,12 +13,13 @@ from kafka_restaurants.events import ORDER_STATUS, OrderStatusChanged, OrderStep
 from kafka_restaurants.mailer.confirmations import ConfirmationMailer, MailSettings
 from kafka_restaurants.mailer.delivery_notices import (
     DeliveryNotices,
-    MailerHandler,
     NoticeClaims,
 )
 from kafka_restaurants.mailer.records import SentRecords
 from kafka_restaurants.mailer.smtp import SendFailed
+from kafka_restaurants.messaging.consumer import Handler
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming, Retry
+from kafka_restaurants.messaging.service import by_topic
 from tests.unit.mailer.test_confirmations import ScriptedTransport
 from tests.unit.mailer.test_confirmations import message as confirmation
 
@@ -39,11 +40,11 @@ def step(order_id: str, which: OrderStep, offset: int = 0) -> Incoming:
     return Incoming(ORDER_STATUS, 0, offset, encoded.key, encoded.value, list(encoded.headers))
 
 
-def handler(engine: Engine, transport: ScriptedTransport) -> MailerHandler:
+def handler(engine: Engine, transport: ScriptedTransport) -> Handler:
     records = SentRecords(engine)
     confirmations = ConfirmationMailer(records, transport, MailSettings(MAIL_FROM, SITE))
     notices = DeliveryNotices(records, NoticeClaims(engine), transport, MAIL_FROM, SITE)
-    return MailerHandler(confirmations, notices)
+    return by_topic(confirmations, {ORDER_STATUS: notices})
 
 
 def test_one_email_when_out_for_delivery_and_never_a_second(engine: Engine) -> None:
