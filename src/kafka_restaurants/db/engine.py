@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,3 +53,14 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory that keeps loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def conflict_insert(engine: Engine, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` that can say ON CONFLICT DO NOTHING / DO UPDATE on `engine`.
+
+    PostgreSQL and SQLite spell the clause alike, but SQLAlchemy has one construct per
+    dialect: this picks the engine's, so a store builds its idempotent writes once.
+    """
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

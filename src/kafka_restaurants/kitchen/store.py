@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, Row, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from kafka_restaurants.db.engine import conflict_insert
 from kafka_restaurants.events import OrderStatusChanged, OrderStep
 from kafka_restaurants.kitchen.tables import KitchenStep, KitchenTicket
 from kafka_restaurants.kitchen.tickets import Ticket, TicketLine
@@ -21,13 +20,12 @@ class KitchenStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         # Insert-or-ignore on the primary keys: replays, redeliveries and a second instance
         # seeing the same message all leave the first row as it was.
-        self._add_tickets = insert(KitchenTicket).on_conflict_do_nothing(
+        self._add_tickets = conflict_insert(engine, KitchenTicket).on_conflict_do_nothing(
             index_elements=["order_id"]
         )
-        self._add_steps = insert(KitchenStep).on_conflict_do_nothing(
+        self._add_steps = conflict_insert(engine, KitchenStep).on_conflict_do_nothing(
             index_elements=["order_id", "step"]
         )
 

@@ -16,9 +16,8 @@ from email.message import EmailMessage
 
 from prometheus_client import Counter
 from sqlalchemy import Engine, delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from kafka_restaurants.db.engine import conflict_insert
 from kafka_restaurants.events import (
     InvalidEvent,
     OrderStatusChanged,
@@ -61,10 +60,9 @@ class NoticeClaims:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         # RETURNING says whether a row went in (psycopg reports no rowcount for this insert).
         self._claim = (
-            insert(SentNotice)
+            conflict_insert(engine, SentNotice)
             .on_conflict_do_nothing(index_elements=["order_id", "kind"])
             .returning(SentNotice.order_id)
         )

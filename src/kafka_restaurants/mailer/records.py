@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from kafka_restaurants.db.engine import conflict_insert
 from kafka_restaurants.mailer.tables import SentConfirmation
 
 SENT = "sent"
@@ -34,10 +33,11 @@ class SentRecords:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         # Built once: the mailer records every message on its own, and building the statement
         # cost as much CPU as executing it.
-        self._insert = insert(SentConfirmation).on_conflict_do_nothing(index_elements=["order_id"])
+        self._insert = conflict_insert(engine, SentConfirmation).on_conflict_do_nothing(
+            index_elements=["order_id"]
+        )
 
     def handled_among(self, order_ids: Iterable[str]) -> set[str]:
         """Which of `order_ids` already have a record (sent or refused for good)."""
