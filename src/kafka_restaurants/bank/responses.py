@@ -8,13 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from kafka_restaurants.bank.schemas import (
-    ChargeOut,
-    FieldErrorsOut,
-    MessageOut,
-    ProcessingErrorOut,
-)
-from kafka_restaurants.bank.service import (
+from kafka_restaurants.bank.domain import (
     ChargeRefusal,
     ChargeResult,
     ChargeView,
@@ -22,6 +16,12 @@ from kafka_restaurants.bank.service import (
     TokenView,
     TransientProcessingError,
     UnknownToken,
+)
+from kafka_restaurants.bank.schemas import (
+    ChargeOut,
+    FieldErrorsOut,
+    MessageOut,
+    ProcessingErrorOut,
 )
 
 # Responses are serialized straight from the service's dataclasses (the same JSON the

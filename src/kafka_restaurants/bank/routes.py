@@ -21,6 +21,15 @@ from pydantic import ValidationError
 from kafka_restaurants.bank.auth import PERMISSIONS, Caller, CallerKeys, Permission
 from kafka_restaurants.bank.cards import CardRejected
 from kafka_restaurants.bank.charging import Fault, FaultInjector
+from kafka_restaurants.bank.domain import (
+    ChargeRequest,
+    IdempotencyKeyReused,
+    TokenTerms,
+    TokenView,
+    TokenVoid,
+    TransientProcessingError,
+    UnknownToken,
+)
 from kafka_restaurants.bank.responses import (
     AUTH,
     BATCH_RESPONSES,
@@ -48,19 +57,10 @@ from kafka_restaurants.bank.schemas import (
     ReferenceFilter,
     Token,
     TokenIn,
-    TokenOut,
     TokenVoidIn,
     TokenVoidOut,
 )
-from kafka_restaurants.bank.service import (
-    Bank,
-    ChargeRequest,
-    IdempotencyKeyReused,
-    TokenTerms,
-    TokenVoid,
-    TransientProcessingError,
-    UnknownToken,
-)
+from kafka_restaurants.bank.service import Bank
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def _faults_out(faults: FaultInjector) -> FaultsOut:
 @router.post(
     "/v1/tokens",
     status_code=201,
-    response_model=TokenOut,
+    response_model=TokenView,
     responses={**UNREADABLE, **AUTH, **INVALID},
     dependencies=[require(Permission.CREATE_TOKENS)],
 )

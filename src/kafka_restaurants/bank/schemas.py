@@ -52,18 +52,6 @@ class TokenIn(CardIn):
         return value.upper()
 
 
-class TokenOut(BaseModel):
-    token: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-    reference: str
-    max_amount: int
-    currency: str
-    expires_at: datetime
-
-
 class TokenVoidIn(BaseModel):
     """The order the token was made for: only that order's token is voided."""
 

@@ -13,11 +13,9 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from kafka_restaurants.bank.cards import CardBehaviour, VaultedCard, check_card
 from kafka_restaurants.bank.charging import (
@@ -28,82 +26,23 @@ from kafka_restaurants.bank.charging import (
     outcome_for,
     request_fingerprint,
 )
+from kafka_restaurants.bank.domain import (
+    ChargeRefusal,
+    ChargeRequest,
+    ChargeResult,
+    ChargeView,
+    IdempotencyKeyReused,
+    TokenTerms,
+    TokenView,
+    TokenVoid,
+    TransientProcessingError,
+    UnknownToken,
+)
 from kafka_restaurants.bank.tables import ATTEMPTS, CHARGES, TOKENS
+from kafka_restaurants.db.engine import conflict_insert
 from kafka_restaurants.observability.logs import order_context
 
 log = logging.getLogger(__name__)
-
-
-class UnknownToken(LookupError):
-    """No card was tokenized under this token."""
-
-
-class IdempotencyKeyReused(ValueError):
-    """The Idempotency-Key was already used for a charge with a different body."""
-
-
-class TransientProcessingError(RuntimeError):
-    """The charge could not be processed this time; retrying with the same key may succeed."""
-
-
-@dataclass(frozen=True)
-class ChargeRequest:
-    """What a client asks to charge."""
-
-    token: str
-    amount: int
-    currency: str
-    reference: str
-
-
-@dataclass(frozen=True)
-class ChargeView:
-    """A charge as clients see it."""
-
-    charge_id: str
-    status: str
-    decline_code: str | None
-    amount: int
-    currency: str
-    reference: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ChargeResult:
-    """A charge and whether it was an idempotent replay of an earlier request."""
-
-    charge: ChargeView
-    replayed: bool
-
-
-# A charge of a batch that got no charge: what the single endpoint raises, as a value.
-ChargeRefusal = UnknownToken | IdempotencyKeyReused | TransientProcessingError
-
-
-@dataclass(frozen=True)
-class TokenTerms:
-    """What a token is made for: one order's reference, and at most this amount."""
-
-    reference: str
-    max_amount: int
-    currency: str
-
-
-@dataclass(frozen=True)
-class TokenView:
-    """A tokenized card as clients see it."""
-
-    token: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-    reference: str
-    max_amount: int
-    currency: str
-    expires_at: datetime
-
 
 # What a client sees of a charge, plus the fingerprint that tells a replay from a reused key.
 _VIEW_COLUMNS = (
@@ -143,14 +82,6 @@ DEFAULT_TOKEN_TTL = timedelta(hours=1)
 # `used_by` of a token voided before any charge used it: every charge with it is then
 # declined `token_used`.
 VOIDED_BY = "void"
-
-
-class TokenVoid(StrEnum):
-    """What voiding a token found."""
-
-    VOIDED = "voided"  # unusable from now on (or already voided)
-    USED = "used"  # a charge used it first
-    UNKNOWN = "unknown"  # no token of that reference
 
 
 @dataclass(frozen=True)
@@ -193,16 +124,15 @@ class Bank:
         self._token_ttl = token_ttl
         # Both dialects spell these upserts ON CONFLICT; the statements are built once.
         postgres = engine.dialect.name == "postgresql"
-        dialect = postgresql if postgres else sqlite
         self._select_tokens = _SELECT_TOKENS.with_for_update() if postgres else _SELECT_TOKENS
         # DO NOTHING on the key alone: a racing duplicate inserts nothing and reads the winner.
         self._insert_charges = (
-            dialect.insert(CHARGES)
+            conflict_insert(engine, CHARGES)
             .on_conflict_do_nothing(index_elements=[CHARGES.c.idempotency_key])
             .returning(CHARGES.c.idempotency_key)
         )
         self._count_attempt = (
-            dialect.insert(ATTEMPTS)
+            conflict_insert(engine, ATTEMPTS)
             .values(idempotency_key=bindparam("key"), attempts=1)
             .on_conflict_do_update(
                 index_elements=[ATTEMPTS.c.idempotency_key],

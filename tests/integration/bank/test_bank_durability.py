@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
-from kafka_restaurants.bank.service import Bank, ChargeRequest, TokenTerms
+from kafka_restaurants.bank.domain import ChargeRequest, TokenTerms
+from kafka_restaurants.bank.service import Bank
 from kafka_restaurants.db import create_db_engine, migrate
 from tests.fixtures.bank import AS_API, AS_OPERATOR, AS_TRANSACTIONS, BANK_KEYS
 from tests.fixtures.components import free_port, wait_for

@@ -11,7 +11,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from kafka_restaurants.bank.service import Bank, ChargeRequest, ChargeResult, TokenTerms
+from kafka_restaurants.bank.domain import ChargeRequest, ChargeResult, TokenTerms
+from kafka_restaurants.bank.service import Bank
 from kafka_restaurants.db import create_db_engine, migrate
 from kafka_restaurants.db.migrations import alembic_config
 from tests.fixtures.bank import AS_API, AS_TRANSACTIONS
