@@ -135,19 +135,21 @@ def _add_error_pages(app: FastAPI) -> None:
         context = {"kind": kind, "status_code": status_code, "fragment": fragment}
         return render(request, template, context, status_code=status_code)
 
-    @app.exception_handler(ApiUnavailable)
-    async def api_unavailable(request: Request, exc: ApiUnavailable) -> HTMLResponse:
-        log.warning("api unavailable for %s %s: %s", request.method, request.url.path, exc)
-        response = error_page(request, 503, "api_unavailable")
-        response.headers["Retry-After"] = "5"
-        return response
+    def unavailable(service: str) -> Callable[[Request, Exception], Awaitable[HTMLResponse]]:
+        """503 with Retry-After: a service behind the website (api, kitchen) did not answer."""
 
-    @app.exception_handler(KitchenUnavailable)
-    async def kitchen_unavailable(request: Request, exc: KitchenUnavailable) -> HTMLResponse:
-        log.warning("kitchen unavailable for %s %s: %s", request.method, request.url.path, exc)
-        response = error_page(request, 503, "kitchen_unavailable")
-        response.headers["Retry-After"] = "5"
-        return response
+        async def handler(request: Request, exc: Exception) -> HTMLResponse:
+            log.warning(
+                "%s unavailable for %s %s: %s", service, request.method, request.url.path, exc
+            )
+            response = error_page(request, 503, f"{service}_unavailable")
+            response.headers["Retry-After"] = "5"
+            return response
+
+        return handler
+
+    app.add_exception_handler(ApiUnavailable, unavailable("api"))
+    app.add_exception_handler(KitchenUnavailable, unavailable("kitchen"))
 
     @app.exception_handler(KitchenDenied)
     async def kitchen_denied(request: Request, exc: KitchenDenied) -> HTMLResponse:
