@@ -31,17 +31,10 @@ def prepare_databases(settings: Settings, say: object = print) -> None:
 
 def kafka_process(settings: Settings) -> ProcessSpec:
     """The managed single-node broker, prepared on disk and ready to launch."""
-    from kafka_restaurants.localbroker.broker import KafkaBroker, ensure_kafka_jars
+    from kafka_restaurants.localbroker.broker import KafkaBroker
     from kafka_restaurants.messaging.probe import ClusterProbe
 
-    broker = KafkaBroker(
-        data_dir=settings.data_dir,
-        port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
-        lib_dir=ensure_kafka_jars(settings.kafka_version),
-        heap=settings.kafka_heap,
-        secure=settings.kafka_secure,
-    )
+    broker = KafkaBroker.from_settings(settings, fetch_jars=True)
     broker.prepare()
     probe = ClusterProbe(
         settings.bootstrap_servers, cache_seconds=0, security=broker.admin_security()

@@ -178,13 +178,15 @@ class KafkaBroker:
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KafkaBroker:
-        """The managed broker that `settings` describe."""
+    def from_settings(cls, settings: Settings, *, fetch_jars: bool = False) -> KafkaBroker:
+        """The managed broker that `settings` describe. Its jars are only located, unless
+        `fetch_jars` (about to launch it): then they are resolved first if not cached yet."""
+        version = settings.kafka_version
         return cls(
             data_dir=settings.data_dir,
             port=settings.kafka_port,
             controller_port=settings.kafka_controller_port,
-            lib_dir=kafka_lib_dir(settings.kafka_version),
+            lib_dir=ensure_kafka_jars(version) if fetch_jars else kafka_lib_dir(version),
             heap=settings.kafka_heap,
             secure=settings.kafka_secure,
         )
