@@ -33,27 +33,12 @@ def _unique_trees(pids: Mapping[str, int]) -> dict[str, list[psutil.Process]]:
     return trees
 
 
-def rss_mb(pids: Mapping[str, int]) -> dict[str, float]:
-    """Resident memory in MiB per named process (with its children), plus `total`."""
-    per_name: dict[str, float] = {}
-    counted: set[int] = set()
-    for name, processes in _unique_trees(pids).items():
-        total = 0
-        for process in processes:
-            if process.pid in counted:
-                continue
-            try:
-                total += process.memory_info().rss
-                counted.add(process.pid)
-            except psutil.Error:
-                continue
-        per_name[name] = round(total / MB, 1)
-    per_name["total"] = round(sum(per_name.values()), 1)
-    return per_name
-
-
-def cpu_seconds(pids: Mapping[str, int]) -> dict[str, float]:
-    """User + system CPU seconds per named process (with its children), plus `total`."""
+def _per_tree(
+    pids: Mapping[str, int], measure: Callable[[psutil.Process], float]
+) -> dict[str, float]:
+    """`measure` summed over each named process and its descendants, by name. A process is
+    counted once (under the first name whose tree holds it); one that ended or cannot be read
+    counts nothing."""
     per_name: dict[str, float] = {}
     counted: set[int] = set()
     for name, processes in _unique_trees(pids).items():
@@ -62,12 +47,32 @@ def cpu_seconds(pids: Mapping[str, int]) -> dict[str, float]:
             if process.pid in counted:
                 continue
             try:
-                times = process.cpu_times()
-                total += times.user + times.system
+                total += measure(process)
                 counted.add(process.pid)
             except psutil.Error:
                 continue
         per_name[name] = total
+    return per_name
+
+
+def _cpu_time(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def rss_mb(pids: Mapping[str, int]) -> dict[str, float]:
+    """Resident memory in MiB per named process (with its children), plus `total`."""
+    per_name = {
+        name: round(rss / MB, 1)
+        for name, rss in _per_tree(pids, lambda p: p.memory_info().rss).items()
+    }
+    per_name["total"] = round(sum(per_name.values()), 1)
+    return per_name
+
+
+def cpu_seconds(pids: Mapping[str, int]) -> dict[str, float]:
+    """User + system CPU seconds per named process (with its children), plus `total`."""
+    per_name = _per_tree(pids, _cpu_time)
     per_name["total"] = sum(per_name.values())
     return per_name
 
