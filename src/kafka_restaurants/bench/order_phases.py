@@ -305,22 +305,6 @@ class AuditFindings:
         )
 
 
-async def audit(
-    api: httpx.AsyncClient,
-    bank: httpx.AsyncClient,
-    mailbox: Mailbox,
-    orders: Sequence[PlacedOrder],
-    concurrency: int = 32,
-    patience: float = 120.0,
-) -> AuditResult:
-    """Ask the api for every accepted order's status and the bank for its charges.
-
-    An order the api or bank cannot answer for stays UNREACHABLE (unverified, not lost) and is
-    asked again, like a pending one, until `patience` runs out."""
-    findings = await audit_findings(api, bank, mailbox, orders, concurrency, patience)
-    return findings.result()
-
-
 async def order_states(
     api: httpx.AsyncClient,
     bank: httpx.AsyncClient,
@@ -362,7 +346,11 @@ async def audit_findings(
     concurrency: int = 32,
     patience: float = 120.0,
 ) -> AuditFindings:
-    """The per-order answers behind `audit`."""
+    """Ask the api for every accepted order's status and the bank for its charges, and the
+    mailbox for its emails; `.result()` is the audit.
+
+    An order the api or bank cannot answer for stays UNREACHABLE (unverified, not lost) and is
+    asked again, like a pending one, until `patience` runs out."""
     accepted = [o for o in orders if o.accepted]
     statuses: dict[str, str] = {}
     charges: dict[str, int] = {}
