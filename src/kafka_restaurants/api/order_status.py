@@ -25,7 +25,7 @@ from kafka_restaurants.events import (
     OrderConfirmed,
     OrderDeclined,
     OrderStatus,
-    decode,
+    decode_on_topic,
 )
 from kafka_restaurants.messaging.consumer import ConsumerSettings, Handler
 from kafka_restaurants.messaging.outcomes import (
@@ -58,6 +58,10 @@ GROUP_ID = "api-order-status"
 TOPICS = (ORDER_CONFIRM, ORDER_DECLINED, ORDER_STATUS)
 
 PaymentResult = OrderConfirmed | OrderDeclined
+_PAYMENT_RESULTS: dict[str, type[PaymentResult]] = {
+    ORDER_CONFIRM: OrderConfirmed,
+    ORDER_DECLINED: OrderDeclined,
+}
 
 
 class UnknownOrder(LookupError):
@@ -181,11 +185,7 @@ def apply_payment_results(
 
 def parse_payment_result(message: Incoming) -> PaymentResult:
     """The event on a payment-result topic; InvalidEvent when it is not one."""
-    if message.topic == ORDER_CONFIRM:
-        return decode(message.value, message.headers, OrderConfirmed)
-    if message.topic == ORDER_DECLINED:
-        return decode(message.value, message.headers, OrderDeclined)
-    raise InvalidEvent(f"unexpected topic {message.topic}")
+    return decode_on_topic(message.topic, message.value, message.headers, _PAYMENT_RESULTS)
 
 
 class PaymentResultsHandler:

@@ -1,6 +1,6 @@
 """Event schemas and topic names shared by every process."""
 
-from kafka_restaurants.events.codec import InvalidEvent, decode, encode
+from kafka_restaurants.events.codec import InvalidEvent, decode, decode_on_topic, encode
 from kafka_restaurants.events.models import (
     FINAL_STATUSES,
     PAYMENT_FAILED,
@@ -49,5 +49,6 @@ __all__ = [
     "PaymentToken",
     "dead_letter_topic",
     "decode",
+    "decode_on_topic",
     "encode",
 ]

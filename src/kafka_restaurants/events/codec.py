@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -110,3 +111,17 @@ def decode(
         raise InvalidEvent(
             f"not a valid {expected.event_type}: {describe_validation_error(exc)}"
         ) from None
+
+
+def decode_on_topic(
+    topic: str,
+    value: bytes | None,
+    headers: list[tuple[str, bytes | None]] | None,
+    kinds: Mapping[str, type[E]],
+) -> E:
+    """Decode a message of a consumer that reads several topics: as the event `kinds` names for
+    its topic. InvalidEvent for a topic not in `kinds`, or a value that is not that event."""
+    expected = kinds.get(topic)
+    if expected is None:
+        raise InvalidEvent(f"unexpected topic {topic}")
+    return decode(value, headers, expected)

@@ -18,7 +18,7 @@ from kafka_restaurants.events import (
     InvalidEvent,
     OrderConfirmed,
     OrderStatusChanged,
-    decode,
+    decode_on_topic,
 )
 from kafka_restaurants.kitchen.store import KitchenStore
 from kafka_restaurants.kitchen.tickets import ticket_row
@@ -38,15 +38,15 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "kitchen-display"
 TOPICS = (ORDER_CONFIRM, ORDER_STATUS)
+_EVENTS: dict[str, type[OrderConfirmed | OrderStatusChanged]] = {
+    ORDER_CONFIRM: OrderConfirmed,
+    ORDER_STATUS: OrderStatusChanged,
+}
 
 
 def parse(message: Incoming) -> OrderConfirmed | OrderStatusChanged:
     """The event on a topic the kitchen follows; InvalidEvent when it is not one."""
-    if message.topic == ORDER_CONFIRM:
-        return decode(message.value, message.headers, OrderConfirmed)
-    if message.topic == ORDER_STATUS:
-        return decode(message.value, message.headers, OrderStatusChanged)
-    raise InvalidEvent(f"unexpected topic {message.topic}")
+    return decode_on_topic(message.topic, message.value, message.headers, _EVENTS)
 
 
 class KitchenHandler:
