@@ -126,6 +126,9 @@ def create_app(
     return app
 
 
+ErrorPageHandler = Callable[[Request, Exception], Awaitable[HTMLResponse]]
+
+
 def _add_error_pages(app: FastAPI) -> None:
     """Friendly pages (or fragments, for htmx) instead of stack traces."""
 
@@ -135,7 +138,7 @@ def _add_error_pages(app: FastAPI) -> None:
         context = {"kind": kind, "status_code": status_code, "fragment": fragment}
         return render(request, template, context, status_code=status_code)
 
-    def unavailable(service: str) -> Callable[[Request, Exception], Awaitable[HTMLResponse]]:
+    def unavailable(service: str) -> ErrorPageHandler:
         """503 with Retry-After: a service behind the website (api, kitchen) did not answer."""
 
         async def handler(request: Request, exc: Exception) -> HTMLResponse:
@@ -151,23 +154,23 @@ def _add_error_pages(app: FastAPI) -> None:
     app.add_exception_handler(ApiUnavailable, unavailable("api"))
     app.add_exception_handler(KitchenUnavailable, unavailable("kitchen"))
 
-    @app.exception_handler(KitchenDenied)
-    async def kitchen_denied(request: Request, exc: KitchenDenied) -> HTMLResponse:
-        return error_page(request, 403, "kitchen_denied")
+    def page(status_code: int, kind: str) -> ErrorPageHandler:
+        """The error page of `kind`, and nothing else to do."""
 
-    @app.exception_handler(ApiNotFound)
-    async def api_not_found(request: Request, exc: ApiNotFound) -> HTMLResponse:
-        return error_page(request, 404, "not_found")
+        async def handler(request: Request, exc: Exception) -> HTMLResponse:
+            return error_page(request, status_code, kind)
+
+        return handler
+
+    app.add_exception_handler(KitchenDenied, page(403, "kitchen_denied"))
+    app.add_exception_handler(ApiNotFound, page(404, "not_found"))
+    # Only typed path parameters can fail validation here, e.g. /restaurants/abc.
+    app.add_exception_handler(RequestValidationError, page(404, "not_found"))
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> HTMLResponse:
         log.info("rejected a %s to %s without a valid CSRF token", request.method, request.url.path)
         return error_page(request, 403, "csrf")
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_path(request: Request, exc: RequestValidationError) -> HTMLResponse:
-        # Only typed path parameters can fail validation here, e.g. /restaurants/abc.
-        return error_page(request, 404, "not_found")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
