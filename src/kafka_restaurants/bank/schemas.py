@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SkipValidation,
-    field_validator,
     model_validator,
 )
 
@@ -35,7 +35,8 @@ class CardIn(BaseModel):
 
 # Integer minor units only: strict, so 10.5 or "10" is refused rather than coerced.
 Amount = Annotated[int, Field(strict=True, gt=0, le=10**12)]
-Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+# Three letters, either case on the wire; stored and compared upper case.
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$"), AfterValidator(str.upper)]
 
 
 class TokenIn(CardIn):
@@ -45,11 +46,6 @@ class TokenIn(CardIn):
     reference: Reference
     max_amount: Amount
     currency: Currency
-
-    @field_validator("currency")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
 
 
 class TokenVoidIn(BaseModel):
@@ -70,11 +66,6 @@ class ChargeIn(BaseModel):
     amount: Amount
     currency: Currency
     reference: Reference
-
-    @field_validator("currency")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
 
 
 class ChargeOut(BaseModel):
