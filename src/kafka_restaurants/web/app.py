@@ -60,21 +60,20 @@ def create_app(
         secure_cookies=settings.public_base_url.startswith("https://"),
     )
 
+    def backend(base_url: str, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        """A client of a service behind the website: the same timeouts and CA for each."""
+        return httpx.AsyncClient(
+            base_url=base_url,
+            timeout=default_timeout(),
+            transport=transport,
+            verify=https_verify(settings.tls_ca_file),
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
-            httpx.AsyncClient(
-                base_url=settings.api_base_url,
-                timeout=default_timeout(),
-                transport=api_transport,
-                verify=https_verify(settings.tls_ca_file),
-            ) as http,
-            httpx.AsyncClient(
-                base_url=settings.kitchen_base_url,
-                timeout=default_timeout(),
-                transport=kitchen_transport,
-                verify=https_verify(settings.tls_ca_file),
-            ) as kitchen_http,
+            backend(settings.api_base_url, api_transport) as http,
+            backend(settings.kitchen_base_url, kitchen_transport) as kitchen_http,
         ):
             context.api = ApiClient(http)
             context.kitchen = KitchenClient(kitchen_http)
