@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     web_replica_base_port: int = Field(default=8101, alias="WEB_REPLICA_BASE_PORT")
     transactions_health_port: int = Field(default=5201, alias="TRANSACTIONS_HEALTH_PORT")
     transactions_concurrency: int = Field(default=16, ge=1, alias="TRANSACTIONS_CONCURRENCY")
+    # How long the payment service waits for more orders after a batch's first one (see
+    # ConsumerSettings.batch_linger): fewer Kafka transactions and bank calls per order.
+    transactions_batch_linger_ms: int = Field(
+        default=20, ge=0, le=1000, alias="TRANSACTIONS_BATCH_LINGER_MS"
+    )
     mailer_health_port: int = Field(default=5301, alias="MAILER_HEALTH_PORT")
     # The kitchen serves its tickets (to web), its presses, health and metrics on one port.
     kitchen_port: int = Field(default=5401, alias="KITCHEN_PORT")

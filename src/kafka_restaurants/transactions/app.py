@@ -77,6 +77,7 @@ class TransactionsConfig:
     # the bank's cost per HTTP request is spread over this many orders.
     charge_chunk: int = 100
     max_batch: int = 500
+    batch_linger: float = 0.0
     backoff_base: float = 0.2
     backoff_cap: float = 30.0
     max_attempts: int = 12
@@ -94,6 +95,7 @@ class TransactionsConfig:
             else None,
             bank_ca_file=settings.tls_ca_file,
             concurrency=settings.transactions_concurrency,
+            batch_linger=settings.transactions_batch_linger_ms / 1000,
             max_attempts=settings.max_delivery_attempts,
             security=client_security(settings),
         )
@@ -107,6 +109,7 @@ class TransactionsConfig:
             # exactly once per order, and a crash in between redoes the (idempotent) charge.
             transactional=True,
             max_batch=self.max_batch,
+            batch_linger=self.batch_linger,
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
             max_attempts=self.max_attempts,

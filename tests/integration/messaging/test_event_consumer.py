@@ -260,6 +260,54 @@ def test_a_lone_message_is_handled_without_waiting_for_a_full_batch(
         assert seen["second"] - sent < poll_timeout / 2
 
 
+def test_a_batch_waits_its_linger_for_the_messages_that_follow_its_first(
+    kafka_bootstrap: str, topics: tuple[str, str]
+) -> None:
+    """With `batch_linger`, a message that arrives soon after a batch's first one joins that
+    batch (one transaction, one bank call) instead of making a batch of its own."""
+    source, _output = topics
+    batches: list[list[str]] = []
+
+    async def handle(batch: list[Incoming]) -> list[Outcome]:
+        batches.append([message.key.decode() for message in batch])
+        return [Done(()) for _ in batch]
+
+    settings = ConsumerSettings(
+        kafka_bootstrap, f"g-{uuid.uuid4().hex[:8]}", (source,), batch_linger=5.0
+    )
+    for _ in run_in_thread(EventConsumer(settings, handle)):
+        produce(kafka_bootstrap, source, [(b"joined", declined("joined"), None)])
+        wait_for(lambda: batches, timeout=60, what="the first batch (group join)")
+        produce(kafka_bootstrap, source, [(b"first", declined("first"), None)])
+        # Long after the consumer has the first message (without a linger it is handled
+        # alone), well within the linger.
+        time.sleep(1.0)
+        produce(kafka_bootstrap, source, [(b"second", declined("second"), None)])
+        wait_for(lambda: any("second" in b for b in batches), timeout=30, what="the second")
+    assert ["first", "second"] in batches, batches
+
+
+def test_stopping_commits_the_offsets_of_every_handled_message(
+    kafka_bootstrap: str, topics: tuple[str, str]
+) -> None:
+    """Offsets of handled messages are committed in the background; a consumer that stops
+    before the next interval still commits them, so a restart replays nothing."""
+    source, _output = topics
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    handled: list[str] = []
+
+    async def handle(batch: list[Incoming]) -> list[Outcome]:
+        handled.extend(message.key.decode() for message in batch)
+        return [Done(()) for _ in batch]
+
+    settings = ConsumerSettings(kafka_bootstrap, group, (source,), commit_interval=3600.0)
+    ids = [f"order-{i}" for i in range(10)]
+    for _ in run_in_thread(EventConsumer(settings, handle)):
+        produce(kafka_bootstrap, source, [(i.encode(), declined(i), None) for i in ids])
+        wait_for(lambda: len(handled) == len(ids), timeout=60, what="every message handled")
+    assert sum(committed_offsets(kafka_bootstrap, group, source, 2)) == len(ids)
+
+
 _MEMBER = """
 import sys
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer
