@@ -1,13 +1,13 @@
 """The consumer loop every Kafka-consuming process shares.
 
 A handler gets a batch of messages and answers one Outcome per message. `settlement.py` turns
-the outcomes into records to produce and offsets to commit; the loop carries that out and
-pauses a partition at a retried message until its backoff has passed. Other partitions keep
-flowing. Each message gets at most `max_attempts` deliveries: the handler sees which attempt it
-has (`Incoming.attempt`, `final_attempt`), and a Retry on the final one is dead-lettered. In
-transactional mode, outputs, dead letters and offsets commit in one Kafka transaction;
-otherwise offsets are stored only after every produced record is acknowledged, and committed
-in the background (`commit_interval`).
+the outcomes into records to produce and offsets to commit, and `batch_writer.py` writes them:
+in transactional mode outputs, dead letters and offsets commit in one Kafka transaction;
+otherwise offsets are stored only after every produced record is acknowledged, and committed in
+the background (`commit_interval`). The loop pauses a partition at a retried message until its
+backoff has passed; other partitions keep flowing. Each message gets at most `max_attempts`
+deliveries: the handler sees which attempt it has (`Incoming.attempt`, `final_attempt`), and a
+Retry on the final one is dead-lettered.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import cast
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import Histogram
 
 from kafka_restaurants.messaging.backoff import backoff_seconds
+from kafka_restaurants.messaging.batch_writer import BatchWriter
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome, Retry
-from kafka_restaurants.messaging.producer import Headers, Record
+from kafka_restaurants.messaging.producer import Headers
 from kafka_restaurants.messaging.security import with_security
 from kafka_restaurants.messaging.settlement import (
     MESSAGES,
@@ -150,15 +151,13 @@ class EventConsumer:
         self.handler = handler
         self.on_stall = on_stall
         self._commit_deadline: float | None = None
-        self._producer_config: dict[str, object] = {}
-        self._cluster_was_down = False
         self._stopping = False
         self._running = False
         self._paused: dict[PartitionKey, _Paused] = {}
         self._reassigned = False  # a rebalance assigned partitions: lift stale pauses
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
+        self._writer: BatchWriter | None = None
         self._spans: MessageSpans | None = None
         self._lag = LagSampler(settings.group_id)
 
@@ -176,6 +175,7 @@ class EventConsumer:
 
     async def run_async(self) -> None:
         s = self.settings
+        self._writer = BatchWriter(self._producer_config(), s.transactional)
         self._consumer = Consumer(
             with_security(
                 {
@@ -203,23 +203,6 @@ class EventConsumer:
                 s.security,
             )
         )
-        self._producer_config = with_security(
-            {
-                "bootstrap.servers": s.bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 2,
-                "error_cb": self._on_client_error,
-                "logger": CLIENT_LOG,
-            },
-            s.security,
-        )
-        if s.transactional:
-            self._producer_config["transactional.id"] = transactional_id(s.group_id)
-            # A process that dies mid-transaction holds back read_committed readers of the
-            # topics it wrote to until the coordinator aborts it: keep that short.
-            self._producer_config["transaction.timeout.ms"] = 30000
-        self._producer = self._new_producer()
         self._consumer.subscribe(
             list(s.topics),
             on_assign=self._on_assign,
@@ -249,7 +232,7 @@ class EventConsumer:
         finally:
             self._running = False
             self._consumer.close()
-            self._producer.flush(10)
+            self._writer.flush(10)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -320,27 +303,30 @@ class EventConsumer:
         for key in [key for key in self._attempts if key[:2] in gone]:
             del self._attempts[key]
 
+    def _producer_config(self) -> dict[str, object]:
+        s = self.settings
+        config = with_security(
+            {
+                "bootstrap.servers": s.bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 2,
+                "error_cb": self._on_client_error,
+                "logger": CLIENT_LOG,
+            },
+            s.security,
+        )
+        if s.transactional:
+            config["transactional.id"] = transactional_id(s.group_id)
+            # A process that dies mid-transaction holds back read_committed readers of the
+            # topics it wrote to until the coordinator aborts it: keep that short.
+            config["transaction.timeout.ms"] = 30000
+        return config
+
     def _on_client_error(self, error: KafkaError) -> None:
-        if error.code() == KafkaError._ALL_BROKERS_DOWN:
-            self._cluster_was_down = True
+        if error.code() == KafkaError._ALL_BROKERS_DOWN and self._writer is not None:
+            self._writer.cluster_was_down = True
         log.warning("kafka client: %s", error)
-
-    def _new_producer(self) -> Producer:
-        producer = Producer(self._producer_config)
-        if self.settings.transactional:
-            producer.init_transactions(60)
-        return producer
-
-    def _renew_producer_after_outage(self) -> None:
-        # A transactional producer that lived through the whole cluster going away can block
-        # in send_offsets_to_transaction (stale coordinator); a fresh one starts clean.
-        if not (self._cluster_was_down and self.settings.transactional):
-            return
-        log.info("cluster was unreachable; renewing the transactional producer")
-        self._cluster_was_down = False
-        if self._producer is not None:
-            self._producer.flush(5)
-        self._producer = self._new_producer()
 
     # -- settling -----------------------------------------------------------------------------
 
@@ -354,11 +340,8 @@ class EventConsumer:
             return
         self._commit_deadline = time.monotonic() + self.settings.commit_stall_seconds
         try:
-            committed = (
-                self._commit_in_transaction(plan.records, plan.offsets)
-                if self.settings.transactional
-                else self._commit_after_delivery(plan.records, plan.offsets)
-            )
+            assert self._writer is not None and self._consumer is not None
+            committed = self._writer.write(self._consumer, plan.records, plan.offsets)
         finally:
             self._commit_deadline = None
         if not committed:
@@ -403,65 +386,6 @@ class EventConsumer:
         self._paused[(incoming.topic, incoming.partition)] = _Paused(
             incoming.offset, time.monotonic() + delay
         )
-
-    def _commit_in_transaction(
-        self,
-        records: list[Record],
-        offsets: list[TopicPartition],
-    ) -> bool:
-        self._renew_producer_after_outage()
-        assert self._producer is not None and self._consumer is not None
-        producer = self._producer
-        try:
-            producer.begin_transaction()
-            for record in records:
-                producer.produce(
-                    record.topic, value=record.value, key=record.key, headers=list(record.headers)
-                )
-            producer.send_offsets_to_transaction(
-                offsets, self._consumer.consumer_group_metadata(), 10
-            )
-            producer.commit_transaction(30)
-            return True
-        except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.txn_requires_abort() or error.retriable():
-                log.warning("transaction aborted, will redo the batch: %s", error)
-                producer.abort_transaction(60)
-                return False
-            raise
-
-    def _commit_after_delivery(
-        self,
-        records: list[Record],
-        offsets: list[TopicPartition],
-    ) -> bool:
-        assert self._producer is not None and self._consumer is not None
-        failures: list[KafkaError] = []
-
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                failures.append(error)
-
-        for record in records:
-            self._producer.produce(
-                record.topic,
-                value=record.value,
-                key=record.key,
-                headers=list(record.headers),
-                on_delivery=delivered,
-            )
-        if records and self._producer.flush(30) > 0:
-            failures.append(KafkaError(KafkaError._TIMED_OUT))
-        if failures:
-            log.warning("could not produce %d records; will redo the batch", len(failures))
-            return False
-        try:
-            self._consumer.store_offsets(offsets=offsets)
-        except KafkaException as exc:  # a partition revoked meanwhile: its new owner redoes it
-            log.warning("could not store offsets, will redo the batch: %s", exc)
-            return False
-        return True
 
     def _rewind(self, first_offsets: dict[PartitionKey, int]) -> None:
         assert self._consumer is not None
