@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kafka_restaurants.api.tables import OUTBOX
+from kafka_restaurants.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +159,8 @@ class BacklogSampler:
 
     def __init__(self, count: Callable[[], int], every_seconds: float = 1.0) -> None:
         self._count = count
-        self._every = every_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._value: int | None = None
+        self._periodic = Periodic("outbox-backlog", self.refresh, every_seconds)
 
     def value(self) -> int | None:
         """The last count; None before the first one."""
@@ -175,18 +174,10 @@ class BacklogSampler:
             log.debug("counting the outbox backlog failed: %s", type(exc).__name__)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="outbox-backlog", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.refresh()
-            self._stop.wait(self._every)
+        self._periodic.stop()
 
 
 class OrderAdmission:

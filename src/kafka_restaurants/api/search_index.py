@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kafka_restaurants.api.schemas import RestaurantSummary
 from kafka_restaurants.api.search import Vocabulary, matched_tokens, tokenize
 from kafka_restaurants.api.tables import CatalogState, Restaurant, SearchTerm
+from kafka_restaurants.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +278,9 @@ class LiveCatalogIndex:
         self.poll_seconds = poll_seconds
         self.on_reload = on_reload
         self.current = self._load()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._watcher = Periodic(
+            "search-index", self._refresh_or_keep, poll_seconds, first_at_once=False
+        )
 
     def _load(self) -> CatalogIndex:
         with self.sessions() as session:
@@ -298,17 +300,13 @@ class LiveCatalogIndex:
         return True
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._watch, name="search-index", daemon=True)
-        self._thread.start()
+        self._watcher.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(10)
+        self._watcher.stop()
 
-    def _watch(self) -> None:
-        while not self._stopping.wait(self.poll_seconds):
-            try:
-                self.refresh()
-            except Exception:  # the database may be briefly away; keep serving the old index
-                log.exception("search index refresh failed; serving the previous catalog")
+    def _refresh_or_keep(self) -> None:
+        try:
+            self.refresh()
+        except Exception:  # the database may be briefly away; keep serving the old index
+            log.exception("search index refresh failed; serving the previous catalog")
