@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from opentelemetry import trace
@@ -56,18 +56,32 @@ PAYMENTS_SETTLED = Counter(
 )
 
 
+def order_reader(
+    bootstrap_servers: str, group_id: str = GROUP_ID, topic: str = ORDER
+) -> ConsumerSettings:
+    """How the payment service reads `topic`: transactionally, in batches of up to 500 (other
+    settings, such as the linger, retry limit and security, by `dataclasses.replace`)."""
+    return ConsumerSettings(
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        topics=(topic,),
+        # Results and consumed offsets commit together: a charge result is published
+        # exactly once per order, and a crash in between redoes the (idempotent) charge.
+        transactional=True,
+        max_batch=500,
+    )
+
+
 @dataclass(frozen=True)
 class TransactionsConfig:
     """What one payment service instance reads, writes and calls."""
 
-    bootstrap_servers: str
+    reading: ConsumerSettings  # see order_reader
     bank_url: str
     # This service's own key at the bank (BANK_API_KEY).
     bank_api_key: str | None = field(default=None, repr=False)
     # The CA an https bank's certificate is checked against (TLS_CA_FILE).
     bank_ca_file: Path | None = None
-    group_id: str = GROUP_ID
-    order_topic: str = ORDER
     outputs: OutputTopics = field(default_factory=OutputTopics)
     # Bank calls in flight at once (one bank connection each; a call carries `charge_chunk`
     # orders, so a 500-message batch makes 5). Raise it (TRANSACTIONS_CONCURRENCY) for a
@@ -76,44 +90,23 @@ class TransactionsConfig:
     # Orders per bank call (POST /v1/charges/batch, one database transaction in the bank):
     # the bank's cost per HTTP request is spread over this many orders.
     charge_chunk: int = 100
-    max_batch: int = 500
-    batch_linger: float = 0.0
-    backoff_base: float = 0.2
-    backoff_cap: float = 30.0
-    max_attempts: int = 12
-    # librdkafka security options: the service's own principal (`client_security`).
-    security: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransactionsConfig:
         """The production configuration."""
         return cls(
-            bootstrap_servers=settings.bootstrap_servers,
+            reading=replace(
+                order_reader(settings.bootstrap_servers),
+                batch_linger=settings.transactions_batch_linger_ms / 1000,
+                max_attempts=settings.max_delivery_attempts,
+                security=client_security(settings),
+            ),
             bank_url=settings.bank_base_url,
             bank_api_key=settings.bank_api_key.get_secret_value()
             if settings.bank_api_key
             else None,
             bank_ca_file=settings.tls_ca_file,
             concurrency=settings.transactions_concurrency,
-            batch_linger=settings.transactions_batch_linger_ms / 1000,
-            max_attempts=settings.max_delivery_attempts,
-            security=client_security(settings),
-        )
-
-    def consumer_settings(self) -> ConsumerSettings:
-        return ConsumerSettings(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=self.group_id,
-            topics=(self.order_topic,),
-            # Results and consumed offsets commit together: a charge result is published
-            # exactly once per order, and a crash in between redoes the (idempotent) charge.
-            transactional=True,
-            max_batch=self.max_batch,
-            batch_linger=self.batch_linger,
-            backoff_base=self.backoff_base,
-            backoff_cap=self.backoff_cap,
-            max_attempts=self.max_attempts,
-            security=self.security,
         )
 
 
@@ -243,7 +236,7 @@ def payment_service(config: TransactionsConfig) -> ConsumerService:
         ) as bank:
             yield PaymentHandler(bank, config.outputs, config.concurrency, config.charge_chunk)
 
-    return ConsumerService("transactions", config.consumer_settings(), open_handler)
+    return ConsumerService("transactions", config.reading, open_handler)
 
 
 def serve(settings: Settings) -> None:

@@ -26,7 +26,7 @@ import httpx
 
 from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.service import ConsumerProcess
-from kafka_restaurants.transactions.app import TransactionsConfig, payment_service
+from kafka_restaurants.transactions.app import TransactionsConfig, order_reader, payment_service
 from kafka_restaurants.transactions.charging import OutputTopics
 from tests.fixtures.bank import AS_API, BANK_KEYS, TRANSACTIONS_KEY
 from tests.fixtures.components import free_port, wait_for
@@ -137,11 +137,9 @@ def main() -> None:
                 ]
             produce_orders(bootstrap, orders_topic, orders)
             config = TransactionsConfig(
-                bootstrap_servers=bootstrap,
+                reading=order_reader(bootstrap, f"{base}-tx", orders_topic),
                 bank_url=bank_url,
                 bank_api_key=TRANSACTIONS_KEY,
-                group_id=f"{base}-tx",
-                order_topic=orders_topic,
                 outputs=topics,
                 concurrency=args.concurrency,
             )
@@ -156,7 +154,7 @@ def main() -> None:
                     sum(
                         max(o, 0)
                         for o in committed_offsets(
-                            bootstrap, config.group_id, orders_topic, PARTITIONS
+                            bootstrap, config.reading.group_id, orders_topic, PARTITIONS
                         )
                     )
                     >= args.orders

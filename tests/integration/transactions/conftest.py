@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from kafka_restaurants.events import OrderPlaced, encode
 from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.service import ConsumerProcess
 from kafka_restaurants.settings import Settings
-from kafka_restaurants.transactions.app import TransactionsConfig, payment_service
+from kafka_restaurants.transactions.app import TransactionsConfig, order_reader, payment_service
 from kafka_restaurants.transactions.charging import OutputTopics
 from tests.fixtures.bank import AS_API, AS_OPERATOR, BANK_KEYS, TRANSACTIONS_KEY
 from tests.fixtures.components import free_port, wait_for
@@ -170,20 +170,21 @@ def topics(kafka_bootstrap: str) -> Topics:
 
 
 def service_config(
-    bootstrap: str, bank_url: str, topics: Topics, **changes: Any
+    bootstrap: str, bank_url: str, topics: Topics, max_attempts: int = 1000, **changes: Any
 ) -> TransactionsConfig:
-    """A configuration on the test's own topics and group, with short retry backoffs."""
+    """A configuration on the test's own topics and group, with short retry backoffs and
+    retries effectively unbounded unless a test is about the limit."""
+    reading = replace(
+        order_reader(bootstrap, f"tx-test-{uuid.uuid4().hex[:8]}", topics.orders),
+        backoff_base=0.05,
+        backoff_cap=0.5,
+        max_attempts=max_attempts,
+    )
     values: dict[str, Any] = {
-        "bootstrap_servers": bootstrap,
+        "reading": reading,
         "bank_url": bank_url,
         "bank_api_key": TRANSACTIONS_KEY,
-        "group_id": f"tx-test-{uuid.uuid4().hex[:8]}",
-        "order_topic": topics.orders,
         "outputs": topics.outputs,
-        "backoff_base": 0.05,
-        "backoff_cap": 0.5,
-        # Retries effectively unbounded unless a test is about the limit.
-        "max_attempts": 1000,
         **changes,
     }
     return TransactionsConfig(**values)

@@ -55,7 +55,7 @@ def test_failed_batch_calls_retry_every_order_and_never_charge_twice(
         lambda: retried(topics.orders) - retries_before >= 2 * len(orders),
         what="every order retried after failed batch calls",
     )
-    assert committed_total(kafka_bootstrap, config.group_id, topics.orders) == 0
+    assert committed_total(kafka_bootstrap, config.reading.group_id, topics.orders) == 0
     assert server.charges(orders[-1].order_id) == []
 
     bank.down()

@@ -53,6 +53,6 @@ def test_a_payment_service_the_bank_does_not_know_retries_and_declines_nothing(
     wait_for(
         lambda: retried(topics.orders) - retries_before >= 2, what="the 401 retried, not declined"
     )
-    assert committed_total(kafka_bootstrap, config.group_id, topics.orders) == 0
+    assert committed_total(kafka_bootstrap, config.reading.group_id, topics.orders) == 0
     assert declines(kafka_bootstrap, topics, 0, settle=0.5) == []
     assert server.charges(order.order_id) == []

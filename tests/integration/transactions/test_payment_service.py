@@ -63,7 +63,7 @@ def test_good_card_confirms_the_order_with_one_charge(
     assert (charge["amount"], charge["currency"]) == (4321, "EUR")
     assert declines(kafka_bootstrap, topics, 0, settle=0.5) == []
     wait_for(
-        lambda: committed_total(kafka_bootstrap, config.group_id, topics.orders) == 1,
+        lambda: committed_total(kafka_bootstrap, config.reading.group_id, topics.orders) == 1,
         what="the order's offset committed",
     )
 
@@ -158,7 +158,7 @@ def test_bank_down_then_up_retries_then_confirms(
     run_service(config)
 
     wait_for(lambda: retried(topics.orders) - retries_before >= 3, what="retries while down")
-    assert committed_total(kafka_bootstrap, config.group_id, topics.orders) == 0
+    assert committed_total(kafka_bootstrap, config.reading.group_id, topics.orders) == 0
     server = bank.up()
     [confirmed] = confirmations(kafka_bootstrap, topics, 1, settle=1.0)
     assert confirmed.order_id == order.order_id

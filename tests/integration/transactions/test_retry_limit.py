@@ -47,7 +47,7 @@ def test_a_payment_the_bank_keeps_failing_ends_failed_uncharged_and_dead_lettere
     reason = dict(dead.headers() or [])["dlq.error"] or b""
     assert reason.startswith(b"gave up after 3 attempts (bank answered")
     wait_for(
-        lambda: committed_total(kafka_bootstrap, config.group_id, topics.orders) == 1,
+        lambda: committed_total(kafka_bootstrap, config.reading.group_id, topics.orders) == 1,
         what="the order's offset committed with its result",
     )
     assert server.charges(order.order_id) == []
@@ -67,7 +67,7 @@ def test_a_bank_that_cannot_say_whether_it_charged_leaves_the_order_for_reconcil
     assert dead.key() == order.order_id.encode()
     assert b"left for reconciliation" in (dict(dead.headers() or [])["dlq.error"] or b"")
     wait_for(
-        lambda: committed_total(kafka_bootstrap, config.group_id, topics.orders) == 1,
+        lambda: committed_total(kafka_bootstrap, config.reading.group_id, topics.orders) == 1,
         what="the order's offset committed past",
     )
     # No result either way: the order stays pending until reconciliation asks the bank.

@@ -11,7 +11,7 @@ from kafka_restaurants.transactions.app import TransactionsConfig
 
 def test_the_batch_linger_is_read_in_milliseconds_and_reaches_the_consumer() -> None:
     settings = Settings.model_validate({"TRANSACTIONS_BATCH_LINGER_MS": "35"})
-    consumer = TransactionsConfig.from_settings(settings).consumer_settings()
+    consumer = TransactionsConfig.from_settings(settings).reading
     assert consumer.batch_linger == pytest.approx(0.035)
     assert consumer.transactional
 
