@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 
 class Periodic:
@@ -35,6 +38,12 @@ class Periodic:
 
     def _run(self) -> None:
         if self._first_at_once:
-            self._action()
+            self._act()
         while not self._stopping.wait(self._every):
+            self._act()
+
+    def _act(self) -> None:
+        try:
             self._action()
+        except Exception:  # one failed round must not end the thread
+            log.exception("%s: periodic action failed", self.name)

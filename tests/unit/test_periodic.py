@@ -34,3 +34,18 @@ def test_first_after_one_interval_runs_nothing_when_stopped_before_it() -> None:
     periodic.start()
     periodic.stop()
     assert calls == []
+
+
+def test_an_action_that_raises_is_logged_and_runs_again() -> None:
+    calls: list[int] = []
+
+    def flaky() -> None:
+        calls.append(1)
+        raise RuntimeError("database away")
+
+    periodic = Periodic("t", flaky, every_seconds=0.01)
+    periodic.start()
+    try:
+        wait_for(lambda: len(calls) >= 2, timeout=10, what="a second round after a failure")
+    finally:
+        periodic.stop()

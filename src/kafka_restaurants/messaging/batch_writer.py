@@ -101,7 +101,9 @@ class BatchWriter:
             return False
         try:
             consumer.store_offsets(offsets=offsets)
-        except KafkaException as exc:  # a partition revoked meanwhile: its new owner redoes it
-            log.warning("could not store offsets, will redo the batch: %s", exc)
+        except KafkaException as exc:
+            # Raised only when none of the batch's partitions is still assigned (a partition
+            # revoked alone is skipped): their new owners handle the batch again.
+            log.warning("could not store offsets, the partitions moved on: %s", exc)
             return False
         return True

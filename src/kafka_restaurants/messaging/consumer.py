@@ -16,7 +16,6 @@ import asyncio
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from prometheus_client import Histogram
 
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.batch_writer import BatchWriter
+from kafka_restaurants.messaging.commit_watch import CommitWatch
 from kafka_restaurants.messaging.outcomes import Incoming, Outcome, Retry
 from kafka_restaurants.messaging.producer import Headers
 from kafka_restaurants.messaging.security import with_security
@@ -81,8 +81,9 @@ class ConsumerSettings:
     batch_linger: float = 0.0
     # Non-transactional consumers: a handled batch's offsets are stored once its outputs are
     # acknowledged, and librdkafka commits what is stored this often (and on a rebalance and
-    # on close) instead of one blocking commit per batch. A crash replays at most this much,
-    # which the handlers already take (at-least-once, idempotent).
+    # on close) instead of one blocking commit per batch. While commits succeed, a crash
+    # replays about this much more than before, which the handlers already take
+    # (at-least-once, idempotent); commits that stop succeeding are caught as stalls.
     commit_interval: float = 0.2
     backoff_base: float = 0.2
     backoff_cap: float = 30.0
@@ -90,9 +91,7 @@ class ConsumerSettings:
     # Counted per process: a restart or rebalance starts the count again, which only delays
     # the end, never drops a message.
     max_attempts: int = 12
-    # librdkafka can block past its own timeouts when the broker it cached as coordinator comes
-    # back as a new incarnation (seen with a single broker killed and restarted). A commit that
-    # takes longer than this is treated as stuck for good.
+    # A commit that takes longer than this is treated as stuck for good (commit_watch.py).
     commit_stall_seconds: float = 60.0
     # librdkafka security options (`client_security(settings)`), for consumer and producer.
     security: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -150,7 +149,9 @@ class EventConsumer:
         self.settings = settings
         self.handler = handler
         self.on_stall = on_stall
-        self._commit_deadline: float | None = None
+        self._commits = CommitWatch(
+            settings.group_id, settings.commit_stall_seconds, settings.commit_interval, on_stall
+        )
         self._stopping = False
         self._running = False
         self._paused: dict[PartitionKey, _Paused] = {}
@@ -185,7 +186,8 @@ class EventConsumer:
                     # Only offsets the loop stores are committed (see commit_interval).
                     "enable.auto.commit": not s.transactional,
                     "enable.auto.offset.store": False,
-                    "auto.commit.interval.ms": int(s.commit_interval * 1000),
+                    "auto.commit.interval.ms": max(1, round(s.commit_interval * 1000)),
+                    "on_commit": self._commits.on_commit,
                     "auto.offset.reset": "earliest",
                     # Only see what upstream transactions committed.
                     "isolation.level": "read_committed",
@@ -211,8 +213,7 @@ class EventConsumer:
         )
         self._running = True
         log.info("consuming %s as group %s", ",".join(s.topics), s.group_id)
-        watchdog = threading.Thread(target=self._watch_commits, name="commit-watchdog", daemon=True)
-        watchdog.start()
+        self._commits.start()
         try:
             while not self._stopping:
                 self._resume_reassigned()
@@ -230,8 +231,13 @@ class EventConsumer:
                     BATCH_SECONDS.labels(s.group_id).observe(time.perf_counter() - started)
                 self._lag.maybe_sample(self._consumer)
         finally:
-            self._running = False
-            self._consumer.close()
+            # close() commits what is stored and leaves the group: watched like any commit.
+            try:
+                with self._commits.blocking():
+                    self._consumer.close()
+            finally:
+                self._commits.stop()
+                self._running = False
             self._writer.flush(10)
 
     # -- reading ------------------------------------------------------------------------------
@@ -297,6 +303,7 @@ class EventConsumer:
             self._consumer.resume(idle)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._commits.revoked()
         for tp in partitions:
             self._paused.pop((tp.topic, tp.partition), None)
         gone = {(tp.topic, tp.partition) for tp in partitions}
@@ -338,30 +345,18 @@ class EventConsumer:
             self._attempts.pop((incoming.topic, incoming.partition, incoming.offset), None)
         if not plan.offsets:
             return
-        self._commit_deadline = time.monotonic() + self.settings.commit_stall_seconds
-        try:
-            assert self._writer is not None and self._consumer is not None
+        assert self._writer is not None and self._consumer is not None
+        with self._commits.blocking():
             committed = self._writer.write(self._consumer, plan.records, plan.offsets)
-        finally:
-            self._commit_deadline = None
         if not committed:
             self._rewind(plan.first_offsets)
+        elif not self.settings.transactional:
+            self._commits.stored()
 
     def _traceparent_for(self, incoming: Incoming, topic: str) -> str | None:
         if self._spans is not None:
             return self._spans.outgoing_traceparent(incoming, topic)
         return incoming.header(TRACEPARENT)
-
-    def _watch_commits(self) -> None:
-        while self._running:
-            deadline = self._commit_deadline
-            if deadline is not None and time.monotonic() > deadline:
-                self.on_stall(
-                    f"a Kafka commit for group {self.settings.group_id} has not returned in "
-                    f"{self.settings.commit_stall_seconds:.0f}s"
-                )
-                return
-            time.sleep(0.5)
 
     def _retry_later(self, incoming: Incoming, retry: Retry) -> None:
         assert self._consumer is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -306,6 +307,49 @@ def test_stopping_commits_the_offsets_of_every_handled_message(
         produce(kafka_bootstrap, source, [(i.encode(), declined(i), None) for i in ids])
         wait_for(lambda: len(handled) == len(ids), timeout=60, what="every message handled")
     assert sum(committed_offsets(kafka_bootstrap, group, source, 2)) == len(ids)
+
+
+def test_stored_offsets_a_frozen_broker_never_commits_count_as_a_stall(tmp_path: Path) -> None:
+    """A non-transactional consumer commits in the background; when those commits stop
+    succeeding (here the broker is frozen with SIGSTOP), the watchdog reports a stall instead of
+    the process idling on uncommitted offsets forever."""
+    lib_dir = kafka_libs_or_skip()
+    port, controller_port = distinct_free_ports(2)
+    broker = KafkaBroker(
+        data_dir=tmp_path, port=port, controller_port=controller_port, lib_dir=lib_dir
+    )
+    broker.start(tmp_path / "kafka.log")
+    try:
+        broker.wait_until_ready(120)
+        ensure_topics(broker.bootstrap, {"in": 1})
+        entered, release = threading.Event(), threading.Event()
+        handled: list[str] = []
+
+        async def handle(batch: list[Incoming]) -> list[Outcome]:
+            entered.set()
+            await asyncio.to_thread(release.wait, 60)
+            handled.extend(message.key.decode() for message in batch)
+            return [Done(()) for _ in batch]
+
+        stalls: list[str] = []
+        settings = ConsumerSettings(
+            broker.bootstrap, "g", ("in",), commit_interval=1.0, commit_stall_seconds=2.0
+        )
+        for _ in run_in_thread(EventConsumer(settings, handle, on_stall=stalls.append)):
+            produce(broker.bootstrap, "in", [(b"m", declined("m"), None)])
+            assert broker.pid is not None
+            # The message is in the handler, which waits: freeze the broker, then let it finish.
+            wait_for(entered.is_set, timeout=60, what="the message in the handler")
+            os.kill(broker.pid, signal.SIGSTOP)
+            try:
+                release.set()
+                wait_for(lambda: stalls, timeout=30, what="the stall report")
+            finally:
+                os.kill(broker.pid, signal.SIGCONT)
+        assert handled == ["m"]
+        assert "offsets stored by group g have not been committed" in stalls[0]
+    finally:
+        broker.stop()
 
 
 _MEMBER = """
