@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kafka_restaurants.events import OrderDeclined, decode
-from kafka_restaurants.localbroker.broker import KafkaBroker, ensure_topics
+from kafka_restaurants.localbroker.broker import ensure_topics
 from kafka_restaurants.messaging.consumer import ConsumerSettings, EventConsumer, Handler
 from kafka_restaurants.messaging.outcomes import (
     DeadLetter,
@@ -27,7 +27,7 @@ from kafka_restaurants.messaging.outcomes import (
     Retry,
 )
 from tests.fixtures.components import wait_for
-from tests.fixtures.kafka import distinct_free_ports, kafka_libs_or_skip
+from tests.fixtures.kafka import kafka_libs_or_skip, running_broker
 from tests.fixtures.kafka_io import committed_offsets, consume_all, produce, run_in_thread
 
 
@@ -199,14 +199,7 @@ def test_retries_end_at_the_limit_in_the_dead_letter_topic_and_the_partition_mov
 
 def test_transactional_consumer_carries_on_after_the_broker_is_killed(tmp_path: Path) -> None:
     """Crash the whole (one-node) cluster: the loop renews its producer and keeps committing."""
-    lib_dir = kafka_libs_or_skip()
-    port, controller_port = distinct_free_ports(2)
-    broker = KafkaBroker(
-        data_dir=tmp_path, port=port, controller_port=controller_port, lib_dir=lib_dir
-    )
-    broker.start(tmp_path / "kafka.log")
-    try:
-        broker.wait_until_ready(120)
+    with running_broker(tmp_path, kafka_libs_or_skip()) as broker:
         bootstrap = broker.bootstrap
         ensure_topics(bootstrap, {"in": 2, "in.DLQ": 1, "out": 1})
         stalls: list[str] = []
@@ -227,8 +220,6 @@ def test_transactional_consumer_carries_on_after_the_broker_is_killed(tmp_path: 
             found = consume_all(bootstrap, "out", expected=2, timeout=90)
             assert sorted(m.key() for m in found) == [b"after", b"before"]
         assert stalls == []
-    finally:
-        broker.stop()
 
 
 def test_a_lone_message_is_handled_without_waiting_for_a_full_batch(
@@ -313,14 +304,7 @@ def test_stored_offsets_a_frozen_broker_never_commits_count_as_a_stall(tmp_path:
     """A non-transactional consumer commits in the background; when those commits stop
     succeeding (here the broker is frozen with SIGSTOP), the watchdog reports a stall instead of
     the process idling on uncommitted offsets forever."""
-    lib_dir = kafka_libs_or_skip()
-    port, controller_port = distinct_free_ports(2)
-    broker = KafkaBroker(
-        data_dir=tmp_path, port=port, controller_port=controller_port, lib_dir=lib_dir
-    )
-    broker.start(tmp_path / "kafka.log")
-    try:
-        broker.wait_until_ready(120)
+    with running_broker(tmp_path, kafka_libs_or_skip()) as broker:
         ensure_topics(broker.bootstrap, {"in": 1})
         entered, release = threading.Event(), threading.Event()
         handled: list[str] = []
@@ -348,8 +332,6 @@ def test_stored_offsets_a_frozen_broker_never_commits_count_as_a_stall(tmp_path:
                 os.kill(broker.pid, signal.SIGCONT)
         assert handled == ["m"]
         assert "offsets stored by group g have not been committed" in stalls[0]
-    finally:
-        broker.stop()
 
 
 _MEMBER = """
