@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string, policy
+from email.errors import HeaderParseError
 from email.message import EmailMessage, Message
+from email.policy import Policy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kafka_restaurants.events import Delivery
 from kafka_restaurants.mailer.rendering import (
+    BOUNDARY,
     build_confirmation,
     envelope_sender,
     format_money,
@@ -177,3 +182,42 @@ def test_short_order_number_and_envelope_sender() -> None:
     assert short_order_number("0f8fad5b-d9cb-469f") == "0f8fad5b"
     assert envelope_sender(FROM) == "orders@kafka-restaurants.local"
     assert envelope_sender("plain@example.com") == "plain@example.com"
+
+
+WIRE = policy.compat32.clone(linesep="\r\n")
+HEADER_NAMES = ("Subject", "To", "From", "Message-ID", "X-Order-ID", "Content-Type")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    name=st.sampled_from(HEADER_NAMES),
+    value=st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=120)
+    | st.text(max_size=40),
+)
+def test_headers_are_written_as_compat32_folds_them(name: str, value: str) -> None:
+    # The shortcut for short one-line ASCII headers must write what compat32's folding does.
+    message = build_confirmation(confirmed(), FROM, BASE)
+    assert folded(message.policy, name, value) == folded(WIRE, name, value)
+
+
+def folded(wire: Policy, name: str, value: str) -> bytes | str:
+    """The header as `wire` writes it, or the error it raises instead."""
+    try:
+        return wire.fold_binary(name, value)
+    except HeaderParseError as exc:
+        return str(exc)
+
+
+def test_the_fixed_boundary_only_separates_the_base64_parts() -> None:
+    event = confirmed(restaurant="--=_kafka-restaurants_alternative_= Café", name="--")
+    message = build_confirmation(event, FROM, BASE)
+    assert message.get_boundary() == BOUNDARY
+    raw = message.as_bytes()
+    assert raw.count(f"--{BOUNDARY}".encode()) == 3  # two parts, then the end
+    read_back = parsed(message)
+    assert [part["Content-Transfer-Encoding"] for part in read_back.iter_parts()] == [
+        "base64",
+        "base64",
+    ]
+    text, html = bodies(read_back)
+    assert "--=_kafka-restaurants_alternative_= Café" in text
