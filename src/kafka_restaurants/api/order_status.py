@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.order_steps import record_steps
 from kafka_restaurants.api.tables import ORDER_TIMELINE, ORDERS
+from kafka_restaurants.db import engine_of
 from kafka_restaurants.events import (
     FINAL_STATUSES,
     ORDER_CONFIRM,
@@ -192,7 +193,7 @@ class PaymentResultsHandler:
     """Applies a batch of payment results in one database transaction."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
+        self.engine = engine_of(sessions)
 
     async def __call__(self, batch: list[Incoming]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -220,8 +221,8 @@ class PaymentResultsHandler:
         return outcomes
 
     def _apply(self, events: list[PaymentResult]) -> PaymentResultsApplied:
-        with self.sessions() as session, session.begin():
-            return apply_payment_results(session.connection(), events)
+        with self.engine.begin() as connection:
+            return apply_payment_results(connection, events)
 
 
 def order_status_handler(sessions: sessionmaker[Session]) -> Handler:

@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Row, bindparam, delete, func, or_, select, update
+from sqlalchemy import Engine, Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kafka_restaurants.api.tables import OUTBOX, OutboxRecord
+from kafka_restaurants.db import engine_of
 from kafka_restaurants.events.codec import EncodedEvent
 from kafka_restaurants.messaging.backoff import backoff_seconds
 from kafka_restaurants.messaging.producer import Record, RecordPublisher
@@ -134,6 +135,11 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
         self._backlog_counted = 0.0
 
+    @property
+    def engine(self) -> Engine:
+        """Where the relay's Core statements run, without an ORM Session around them."""
+        return engine_of(self.sessions)
+
     def wake(self) -> None:
         """Something was just committed to the outbox."""
         self._wake.set()
@@ -194,8 +200,7 @@ class OutboxRelay:
         done = [row.id for row, ok in zip(rows, results, strict=True) if ok]
         failed = [row.id for row, ok in zip(rows, results, strict=True) if not ok]
         now = datetime.now(UTC)
-        with self.sessions() as session, session.begin():
-            connection = session.connection()
+        with self.engine.begin() as connection:
             if done:
                 connection.execute(_MARK_PUBLISHED, {"ids": done, "now": now})
             if failed:
@@ -221,15 +226,10 @@ class OutboxRelay:
     def _lease_batch(self) -> list[Row[Any]]:
         """Claim up to batch_size unsent rows for this relay and return them in id order."""
         now = datetime.now(UTC)
-        with self.sessions() as session, session.begin():
-            rows = (
-                session.connection()
-                .execute(
-                    self._claim,
-                    {"now": now, "relay_id": self.relay_id, "until": now + self.lease},
-                )
-                .all()
-            )
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                self._claim, {"now": now, "relay_id": self.relay_id, "until": now + self.lease}
+            ).all()
         return sorted(rows, key=lambda row: int(row.id))
 
     def backlog(self) -> int:
