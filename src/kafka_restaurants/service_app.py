@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kafka_restaurants.observability import instrument_app
+from kafka_restaurants.observability import SERVER_TELEMETRY, instrument_app
 
 # (passed, body): what a probe answers, 200 when it passed, 503 when not.
 Probe = tuple[bool, dict[str, Any]]
@@ -139,7 +139,7 @@ def service_app(
     """
     if not documented:
         fastapi |= {"docs_url": None, "redoc_url": None, "openapi_url": None}
-    app = FastAPI(title=title, lifespan=lifespan, **fastapi)
+    app = FastAPI(title=title, lifespan=lifespan, telemetry=SERVER_TELEMETRY, **fastapi)
     app.add_exception_handler(RequestValidationError, redacted_validation_error)
     app.include_router(probes(alive_check, ready_check, documented=documented))
     for router in routers:

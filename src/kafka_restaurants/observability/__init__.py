@@ -1,6 +1,7 @@
 """Metrics, traces and structured logs shared by every process."""
 
 from kafka_restaurants.observability.http import (
+    SERVER_TELEMETRY,
     instrument_app,
     instrument_httpx,
     metrics_response,
@@ -16,6 +17,7 @@ from kafka_restaurants.observability.tracing import (
 )
 
 __all__ = [
+    "SERVER_TELEMETRY",
     "configure_logging",
     "current_trace_ids",
     "extract_context",

@@ -15,7 +15,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from kafka_restaurants.observability import instrument_app, trace_id_of
+from kafka_restaurants.observability import SERVER_TELEMETRY, instrument_app, trace_id_of
 from tests.fixtures.components import free_port, wait_for
 
 TRACE = "5bf92f3577b34da6a3ce929d0e0e4736"
@@ -42,7 +42,7 @@ class Server:
 @pytest.fixture
 def downstream() -> Iterator[tuple[Server, list[str]]]:
     seen: list[str] = []
-    app = FastAPI()
+    app = FastAPI(telemetry=SERVER_TELEMETRY)
 
     @app.get("/search")
     def search(request: Request) -> list[str]:
@@ -57,7 +57,7 @@ def test_incoming_trace_continues_into_outgoing_calls(
     downstream: tuple[Server, list[str]], spans: InMemorySpanExporter
 ) -> None:
     api, seen = downstream
-    app = FastAPI()
+    app = FastAPI(telemetry=SERVER_TELEMETRY)
 
     @app.get("/page")
     async def page() -> dict[str, int]:

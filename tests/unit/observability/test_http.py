@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
-from kafka_restaurants.observability import instrument_app
+from kafka_restaurants.observability import SERVER_TELEMETRY, instrument_app
 
 
 def _app() -> FastAPI:
@@ -22,7 +22,7 @@ def _app() -> FastAPI:
     def boom() -> None:
         raise RuntimeError("boom")
 
-    app = FastAPI()
+    app = FastAPI(telemetry=SERVER_TELEMETRY)
     app.include_router(router)
     return instrument_app(app, "unit")
 

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from kafka_restaurants.messaging.outcomes import DeadLetter, Done, Incoming
 from kafka_restaurants.messaging.telemetry import MessageSpans
-from kafka_restaurants.observability import instrument_app
+from kafka_restaurants.observability import SERVER_TELEMETRY, instrument_app
 from kafka_restaurants.observability.tracing import (
     DEFAULT_EXPORT_RATIO,
     KEEP,
@@ -81,7 +81,7 @@ def test_the_callers_decision_is_followed_either_way(
 def test_a_server_error_in_a_trace_not_sampled_is_kept(
     sampling_nothing: InMemorySpanExporter,
 ) -> None:
-    app = FastAPI()
+    app = FastAPI(telemetry=SERVER_TELEMETRY)
 
     @app.get("/boom")
     def boom() -> None:
