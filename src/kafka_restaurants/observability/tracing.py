@@ -18,11 +18,13 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl, urlencode
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
@@ -48,10 +50,34 @@ _provider: TracerProvider | None = None
 DEFAULT_EXPORT_RATIO = 0.1
 # A span carrying this attribute is recorded whatever the trace's sampling decision.
 KEEP = "kafka_restaurants.kept"
+URL_QUERY = "url.query"
+REDACTED = "REDACTED"
+# Query parameters whose values never reach a span: the kitchen screen's key.
+SECRET_QUERY_PARAMETERS = ("key",)
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class RedactQuery(SpanProcessor):
+    """Replaces the values of secret query parameters in a span's `url.query` as it starts.
+
+    The kitchen screen's link carries the restaurant's key as `?key=...`; a trace backend is no
+    place for it. The parameter stays, so the span still shows the link was used with one.
+    """
+
+    def __init__(self, secret_parameters: Sequence[str]) -> None:
+        self.secret = frozenset(secret_parameters)
+
+    def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
+        query = (span.attributes or {}).get(URL_QUERY)
+        if not isinstance(query, str) or not query:
+            return
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(name in self.secret for name, _ in pairs):
+            redacted = [(n, REDACTED if n in self.secret else v) for n, v in pairs]
+            span.set_attribute(URL_QUERY, urlencode(redacted))
 
 
 def exporter_from_env(environ: dict[str, str] | None = None) -> SpanExporter | None:
@@ -162,6 +188,7 @@ def setup_tracing(service_name: str) -> TracerProvider | None:
     resource = Resource.create({"service.name": service_name})  # OTEL_SERVICE_NAME wins
     exporter = exporter_from_env()
     provider = TracerProvider(resource=resource, sampler=sampler_from_env(exporter is not None))
+    provider.add_span_processor(RedactQuery(SECRET_QUERY_PARAMETERS))  # before any exporter
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
         log.info("exporting traces with %s", type(exporter).__name__)

@@ -69,3 +69,18 @@ def test_metrics_are_served_and_probes_are_not_traced(spans: InMemorySpanExporte
     body = client.get("/metrics").text
     assert "http_requests_total" in body and "http_request_duration_seconds_bucket" in body
     assert not [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+
+
+def test_a_secret_query_parameter_never_reaches_a_span(spans: InMemorySpanExporter) -> None:
+    app = FastAPI(telemetry=SERVER_TELEMETRY)
+
+    @app.get("/kitchen/{restaurant_id}")
+    def kitchen(restaurant_id: int, key: str = "") -> dict[str, int]:
+        return {"id": restaurant_id}
+
+    client = TestClient(instrument_app(app, "unit"))
+    assert client.get("/kitchen/9", params={"key": "s3cret-kitchen-key", "x": "1"}).is_success
+    [server] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert server.name == "GET /kitchen/{restaurant_id}"
+    assert (server.attributes or {}).get("url.query") == "key=REDACTED&x=1"
+    assert "s3cret" not in str(dict(server.attributes or {}))
