@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from kafka_restaurants.db.engine import conflict_insert
 from kafka_restaurants.mailer.tables import SentConfirmation
@@ -38,15 +38,17 @@ class SentRecords:
         self._insert = conflict_insert(engine, SentConfirmation).on_conflict_do_nothing(
             index_elements=["order_id"]
         )
+        self._handled = select(SentConfirmation.order_id).where(
+            SentConfirmation.order_id.in_(bindparam("order_ids", expanding=True))
+        )
 
     def handled_among(self, order_ids: Iterable[str]) -> set[str]:
         """Which of `order_ids` already have a record (sent or refused for good)."""
         wanted = list(set(order_ids))
         if not wanted:
             return set()
-        query = select(SentConfirmation.order_id).where(SentConfirmation.order_id.in_(wanted))
         with self.engine.connect() as conn:
-            return set(conn.scalars(query))
+            return set(conn.scalars(self._handled, {"order_ids": wanted}))
 
     def record(self, records: Sequence[ConfirmationRecord]) -> None:
         """Store `records` in one transaction; an order already recorded keeps its first row."""
