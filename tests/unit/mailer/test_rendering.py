@@ -221,3 +221,4 @@ def test_the_fixed_boundary_only_separates_the_base64_parts() -> None:
     ]
     text, html = bodies(read_back)
     assert "--=_kafka-restaurants_alternative_= Café" in text
+    assert "--=_kafka-restaurants_alternative_= Café" in html
