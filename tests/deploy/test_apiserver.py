@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.apiserver import Kubectl, build_binaries, install_crds, running_apiserver
+from tests.deploy.apiserver import (
+    BUILD_TIMEOUT,
+    Kubectl,
+    build_binaries,
+    install_crds,
+    running_apiserver,
+)
 from tests.deploy.conftest import OVERLAYS
 from tests.deploy.manifests import (
     Doc,
@@ -43,6 +49,11 @@ KINDS = (
 STRIMZI_USER_SECRET_KEYS = {"password", "sasl.jaas.config"}
 STRIMZI_CA_CERT_KEYS = {"ca.crt", "ca.p12", "ca.password"}
 CERT_MANAGER_SECRET_KEYS = {"tls.crt", "tls.key", "ca.crt"}
+
+
+# Cold, the first test builds kube-apiserver and kubectl from the Go module proxy (about 7
+# minutes on two cores, past the suite's 300 s per test); cached, seconds.
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 300)
 
 
 @pytest.fixture(scope="session")
