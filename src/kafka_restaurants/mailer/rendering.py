@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email._policybase import Compat32
 from email.header import Header
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTPUTF8 as SMTPUTF8_POLICY
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr, parseaddr, quote
 from functools import lru_cache
 from urllib.parse import quote as quote_url

@@ -39,15 +39,7 @@ class SearchParams(BaseModel):
 async def search(request: Request, params: Annotated[SearchParams, Query()]) -> Response:
     """Restaurants matching every given filter; the total count is in X-Total-Count."""
     # In memory and well under a millisecond, so it runs on the event loop, not a thread.
-    query = SearchQuery(
-        q=params.q,
-        restaurant_name=params.restaurant_name,
-        restaurant_style=params.restaurant_style,
-        vegetarian=params.vegetarian,
-        delivery=params.delivery,
-        limit=params.limit,
-        offset=params.offset,
-    )
+    query = SearchQuery(**dict(params))  # the same fields, as the index's hashable cache key
     index: CatalogIndex = request.app.state.search_index.current
     cache: SearchResultCache = request.app.state.search_cache
     key = (index.generation, query)
